@@ -139,3 +139,37 @@ class DutyRule(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank (工作事项准入: a duty needs a legal basis and a responsible body)")
         return value.strip()
+
+
+class LocateMethod(StrEnum):
+    COVERS = "covers"  # the point lies in (or on the edge of) the unit
+    NEAREST_OFFSHORE = "nearest_offshore"  # a short bounded distance outside every unit: nearest one taken
+
+
+class Location(BaseModel):
+    """Where a point lies: one code per level, as deep as boundaries exist.
+
+    Edge rule: a point on a shared edge is covered by both units; the one with the lower code wins, at every
+    level, so the in-memory index and PostGIS agree.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    city: str | None = None
+    district: str | None = None
+    township: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    synthetic: bool = False  # the deepest unit's boundary was generated, not surveyed
+    method: LocateMethod = LocateMethod.COVERS
+    offshore_distance_m: float | None = None
+    # Units (deepest level) that the GPS accuracy circle also touches, besides the chosen one.
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def deepest(self) -> str | None:
+        return self.grid or self.community or self.township or self.district or self.city
+
+    def code_at(self, level: Level) -> str | None:
+        value: str | None = getattr(self, level.value)
+        return value
