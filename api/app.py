@@ -1,0 +1,39 @@
+"""The API is assembled from routers by a factory; nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import catalog
+from api.errors import add_exception_handlers
+from api.producer import EventProducer
+from api.reports.routes import router as reports_router
+from api.views.routes import router as views_router
+from infra.settings import get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.producer = EventProducer(get_settings())
+    try:
+        yield
+    finally:
+        await app.state.producer.stop()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="gridflow",
+        summary="网格化管理平台 API: report intake, four-level views",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    add_exception_handlers(app)
+    app.include_router(reports_router)
+    app.include_router(catalog.router)
+    app.include_router(views_router)
+    # Routers added by other modules go below this line.
+    return app

@@ -1,0 +1,61 @@
+"""Domain errors and the one table that maps them to HTTP status codes (no try/except in routes)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class GridflowError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(GridflowError):
+    code = "not_found"
+
+
+class Conflict(GridflowError):
+    code = "conflict"
+
+
+class InvalidInput(GridflowError):
+    """Semantic validation beyond the schema (an unknown category, a point with swapped lat/lon...)."""
+
+    code = "invalid"
+
+
+class BrokerUnavailable(GridflowError):
+    code = "broker_unavailable"
+
+
+DEFAULT_STATUS_CODES: dict[type[GridflowError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    BrokerUnavailable: 503,
+}
+RETRY_AFTER_S = 5
+
+
+def _body(exc: GridflowError, status: int) -> dict[str, object]:
+    if status == 422:
+        # Same shape as FastAPI's own validation errors, so clients parse one format.
+        loc = ["body", *(exc.field.split(".") if exc.field else [])]
+        return {"detail": [{"loc": loc, "msg": exc.message, "type": exc.code}]}
+    return {"detail": {"code": exc.code, "message": exc.message}}
+
+
+def add_exception_handlers(app: FastAPI, codes: dict[type[GridflowError], int] = DEFAULT_STATUS_CODES) -> None:
+    for exc_type, status in codes.items():
+
+        async def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            assert isinstance(exc, GridflowError)
+            headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+            return JSONResponse(_body(exc, status), status_code=status, headers=headers)
+
+        app.add_exception_handler(exc_type, handler)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import ConnDep, ProducerDep, SettingsDep
+from api.reports import service
+from api.reports.schemas import Accepted, ReportIn, ReportStatus
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses={409: {"description": "report_id re-used with other content"}, 503: {"description": "retry later"}},
+)
+async def submit(report: ReportIn, producer: ProducerDep, settings: SettingsDep, response: Response) -> Accepted:
+    """Accept a report (上报). 202 only once Kafka holds it; the same report_id again is acknowledged once."""
+    if not await service.submit_report(report=report, producer=producer, settings=settings):
+        response.headers["X-Gridflow-Duplicate"] = "true"
+    return Accepted(report_id=report.report_id)
+
+
+@router.get("/{report_id}", response_model=ReportStatus)
+async def get_status(report_id: UUID, conn: ConnDep) -> ReportStatus:
+    """Where a report is: accepted, routed (with area and department) or in triage (with the reason)."""
+    return await service.report_status(conn=conn, report_id=report_id)

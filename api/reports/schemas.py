@@ -1,0 +1,78 @@
+"""The report intake contract (POST /api/v1/reports) and the status answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from stream.events import Point
+
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    report_id: UUID = Field(description="client-generated UUID; the idempotency key")
+    reporter_id: str = Field(min_length=1, max_length=64, pattern=r"^[\w.:@-]+$")
+    category: str = Field(pattern=r"^\d{4,6}$", description="category code, see GET /api/v1/categories")
+    description: str = Field(default="", max_length=2000)
+    location: Point
+    observed_at: AwareDatetime = Field(description="when the worker saw it, ISO-8601 with time zone")
+    attachments: list[str] = Field(default_factory=list, max_length=10, description="sha256 of uploaded photos")
+
+    @field_validator("observed_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime) -> datetime:
+        if value > datetime.now(UTC) + CLOCK_SKEW:
+            raise ValueError("observed_at lies in the future (观察时间不能晚于当前时间)")
+        return value
+
+    @field_validator("attachments")
+    @classmethod
+    def _hashes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if len(item) != 64 or any(c not in "0123456789abcdef" for c in item):
+                raise ValueError(f"attachment {item!r} is not a lowercase sha256 hex digest")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class Accepted(BaseModel):
+    report_id: UUID
+    status: Literal["accepted"] = "accepted"
+
+
+class AreaRef(BaseModel):
+    city: str | None = None
+    district: str | None = None
+    township: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    synthetic: bool = False
+
+
+class DepartmentOut(BaseModel):
+    code: str
+    name: str
+
+
+class ReportStatus(BaseModel):
+    report_id: UUID
+    case_id: UUID
+    status: Literal["accepted", "routed", "triage"]
+    case_state: str
+    category: str
+    area: AreaRef
+    department: DepartmentOut | None
+    triage_reason: str | None
+    triage_detail: str | None
+    deadline_at: datetime | None
+    submitted_at: datetime

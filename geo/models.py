@@ -1,0 +1,77 @@
+"""PostGIS tables of the city's places and rules. PostGIS is the source of truth; in-memory indexes follow it."""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+metadata = MetaData()
+
+areas = Table(
+    "areas",
+    metadata,
+    Column("code", String(15), primary_key=True),  # 12-digit statistical code; grids add a sequence
+    Column("name", Text, nullable=False),
+    Column("level", String(10), nullable=False, index=True),
+    Column("parent_code", String(15), ForeignKey("areas.code"), index=True),
+    Column("kind", Text),
+    Column("mca_code", String(12)),  # MCA code, where it differs from the NBS one
+    Column("population", Integer),
+    Column("population_estimated", Boolean, nullable=False, server_default="false"),
+    Column("synthetic", Boolean, nullable=False, server_default="false"),
+    # spatial_index off: the migration creates the GiST index itself, under a name it controls.
+    Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False)),
+    Column("version", Integer, nullable=False, server_default="1"),
+    CheckConstraint("level IN ('city','district','township','community','grid')", name="areas_level"),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("code", String(8), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("major_code", String(8), nullable=False),
+    Column("major_name", Text, nullable=False),
+)
+
+departments = Table(
+    "departments",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("area_code", String(15), ForeignKey("areas.code"), nullable=False, index=True),
+    UniqueConstraint("area_code", "kind", name="departments_area_kind"),
+)
+
+duty_rules = Table(
+    "duty_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("category_code", String(8), ForeignKey("categories.code"), nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("department_kind", String(32), nullable=False),
+    Column("deadline_hours", Integer, nullable=False),
+    Column("legal_basis", Text, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("category_code", "level", name="duty_rules_category_level"),
+    # 工作事项准入: the database refuses a duty without a legal basis or a responsible body, too.
+    CheckConstraint("length(btrim(legal_basis)) > 0", name="duty_rules_legal_basis"),
+    CheckConstraint("length(btrim(department_kind)) > 0", name="duty_rules_department_kind"),
+)

@@ -1,0 +1,61 @@
+"""The routing decision (一口受理): from a located report and the duty list to one department, or triage.
+
+Pure functions of plain data, so every rule is unit-tested without a broker or database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from geo.schemas import Department, DutyRule, Level, Location
+
+
+@dataclass(frozen=True)
+class Routed:
+    department: Department
+    rule: DutyRule
+
+
+@dataclass(frozen=True)
+class Unroutable:
+    reason: str  # a TriageReason value; geo does not import stream, so it speaks in strings
+    detail: str
+
+
+RoutingDecision = Routed | Unroutable
+
+
+def route_report(
+    *,
+    category_code: str,
+    location: Location | None,
+    known_categories: frozenset[str],
+    rules: Sequence[DutyRule],
+    departments: Mapping[tuple[str, str], Department],
+) -> RoutingDecision:
+    """Pick the responsible department: the duty rule for the category names a level and a department kind,
+    and the department of that kind whose jurisdiction is the report's area at that level answers for it.
+
+    `departments` is keyed by (area code, department kind). Several rules for one category are tried from
+    the lowest level up (handle problems where they are, 街道 before 区 before 市).
+    """
+    if category_code not in known_categories:
+        return Unroutable("unknown_category", f"类别 {category_code} 不在事项目录中")
+    if location is None or location.district is None:
+        return Unroutable("outside_jurisdiction", "坐标不在本市任何区县范围内")
+    candidates = sorted(
+        (rule for rule in rules if rule.category_code == category_code),
+        key=lambda rule: -rule.level.depth,
+    )
+    if not candidates:
+        return Unroutable("no_duty_rule", f"权责清单中没有类别 {category_code} 的责任规定")
+    for rule in candidates:
+        area_code = location.code_at(rule.level)
+        if area_code is None:
+            continue
+        department = departments.get((area_code, rule.department_kind))
+        if department is not None:
+            return Routed(department=department, rule=rule)
+    wanted = ", ".join(f"{rule.level.label}级{rule.department_kind}" for rule in candidates)
+    return Unroutable("no_department", f"辖区 {location.deepest} 内没有责任部门（需要：{wanted}）")

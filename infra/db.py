@@ -1,0 +1,25 @@
+"""The one database engine (and session factory) per process, sync for tools, asyncio for the services."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from infra.settings import Settings, get_settings
+
+
+def make_sync_engine(settings: Settings, database: str | None = None) -> Engine:
+    return create_engine(settings.database_url(database), pool_pre_ping=True)
+
+
+@lru_cache(maxsize=1)
+def async_engine() -> AsyncEngine:
+    # pool_pre_ping: after a database restart the pool's old connections are dead; test before use.
+    return create_async_engine(get_settings().database_url(), pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+@lru_cache(maxsize=1)
+def session_factory() -> async_sessionmaker:  # type: ignore[type-arg]
+    return async_sessionmaker(async_engine(), expire_on_commit=False)

@@ -1,0 +1,207 @@
+"""Event contracts on Kafka: pydantic models serialized as JSON bytes, each with a schema_version.
+
+A leaf module: it imports nothing else from gridflow, so any consumer (or another language) can read the
+topics from these definitions alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+class Crs(StrEnum):
+    WGS84 = "wgs84"  # Android LocationManager, GPS
+    GCJ02 = "gcj02"  # Amap / Tencent / WeChat
+    BD09 = "bd09"  # Baidu
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lon: float = Field(ge=-180, le=180, description="经度 longitude, degrees")
+    lat: float = Field(ge=-90, le=90, description="纬度 latitude, degrees")
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, description="GPS accuracy radius, metres")
+    crs: Crs = Crs.WGS84
+
+
+class ReportSubmitted(BaseModel):
+    """`reports.submitted`: a report as received at intake (the API is its only producer)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    report_id: UUID
+    reporter_id: str
+    category: str
+    description: str
+    location: Point  # as the phone sent it
+    location_wgs84: Point  # converted on intake; what every locate uses
+    observed_at: AwareDatetime
+    submitted_at: AwareDatetime
+    attachments: tuple[str, ...] = ()
+    content_hash: str  # of what the reporter sent, so a re-use of a report_id with other content is caught
+
+    @staticmethod
+    def hash_content(
+        *,
+        reporter_id: str,
+        category: str,
+        description: str,
+        location: Point,
+        observed_at: datetime,
+        attachments: tuple[str, ...],
+    ) -> str:
+        canonical = json.dumps(
+            [
+                reporter_id,
+                category,
+                description,
+                [location.lon, location.lat, location.accuracy_m, location.crs.value],
+                observed_at.isoformat(),
+                sorted(attachments),
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AreaCodes(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    city: str | None = None
+    district: str | None = None
+    township: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    synthetic: bool = False
+
+
+class DepartmentRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+
+
+class DutyRuleRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    category_code: str
+    level: str
+    department_kind: str
+    deadline_hours: int
+    legal_basis: str
+    version: int
+
+
+class ReportRouted(BaseModel):
+    """`reports.routed`: where the report lies and who handles it. Carries the report for replayable sinks."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    report: ReportSubmitted
+    case_id: UUID
+    area: AreaCodes
+    department: DepartmentRef
+    duty_rule: DutyRuleRef
+    deadline_at: AwareDatetime
+    duplicate_of: UUID | None = None
+    locate_method: str = "covers"
+    offshore_distance_m: float | None = None
+    candidates: tuple[str, ...] = ()
+    routed_at: AwareDatetime
+
+
+class TriageReason(StrEnum):
+    OUTSIDE_JURISDICTION = "outside_jurisdiction"  # 不在辖区内
+    UNKNOWN_CATEGORY = "unknown_category"  # 类别不存在
+    NO_DUTY_RULE = "no_duty_rule"  # 权责清单无此事项
+    NO_DEPARTMENT = "no_department"  # 辖区内无对应责任部门
+    SUSPICIOUS_COORDINATES = "suspicious_coordinates"  # 坐标可疑 (e.g. lat/lon swapped, 0,0)
+    MALFORMED_EVENT = "malformed_event"  # an event no version of the schema can read
+
+
+TRIAGE_REASON_LABELS = {
+    TriageReason.OUTSIDE_JURISDICTION: "不在本市辖区内",
+    TriageReason.UNKNOWN_CATEGORY: "未知的事项类别",
+    TriageReason.NO_DUTY_RULE: "权责清单中没有该事项",
+    TriageReason.NO_DEPARTMENT: "辖区内没有对应的责任部门",
+    TriageReason.SUSPICIOUS_COORDINATES: "坐标可疑",
+    TriageReason.MALFORMED_EVENT: "事件格式无法识别",
+}
+
+
+class ReportTriaged(BaseModel):
+    """`reports.triage`: could not be routed; waits in the dispatch center's queue with a reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    report: ReportSubmitted
+    case_id: UUID
+    reason: TriageReason
+    detail: str
+    area: AreaCodes = AreaCodes()
+    triaged_at: AwareDatetime
+
+
+class CaseState(StrEnum):
+    REPORTED = "reported"
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    HANDLING = "handling"
+    HANDLED = "handled"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    ESCALATED = "escalated"
+    REJECTED = "rejected"
+    TRIAGE = "triage"
+
+
+class CaseTransition(BaseModel):
+    """`cases.transitions`: one state change of a case, the audit trail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    case_id: UUID
+    report_id: UUID
+    from_state: CaseState | None
+    to_state: CaseState
+    actor: str
+    at: AwareDatetime
+    note: str = ""
+
+
+class AreaChange(BaseModel):
+    """`areas.changes`: boundaries, departments or duty rules edited; locate caches refresh."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["areas", "departments", "duty_rules", "categories"]
+    version: int
+    actor: str
+    at: AwareDatetime
+    note: str = ""
+
+
+TOPICS = {
+    "submitted": "reports.submitted",
+    "routed": "reports.routed",
+    "triage": "reports.triage",
+    "transitions": "cases.transitions",
+    "area_changes": "areas.changes",
+    "deadletter": "reports.deadletter",
+}

@@ -1,0 +1,137 @@
+"""Turning submitted reports into routing decisions: locate the batch in PostGIS, then `geo.routing`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo.locate_db import locate_points
+from geo.routing import Routed, route_report
+from geo.schemas import Location
+from stream.events import (
+    AreaCodes,
+    CaseState,
+    CaseTransition,
+    DepartmentRef,
+    DutyRuleRef,
+    ReportRouted,
+    ReportSubmitted,
+    ReportTriaged,
+    TriageReason,
+)
+from stream.rulebook import RuleBook
+
+# Case ids derive from report ids, so a replayed or resubmitted report always lands on the same case.
+CASE_NAMESPACE = uuid.UUID("6f1c2c64-3a53-4b8e-9d0c-2b1d2f0a7e11")
+ROUTER_ACTOR = "system:router"
+
+Decision = ReportRouted | ReportTriaged
+
+
+def case_id_for(report_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(CASE_NAMESPACE, str(report_id))
+
+
+def _area(location: Location | None) -> AreaCodes:
+    if location is None:
+        return AreaCodes()
+    return AreaCodes(
+        city=location.city,
+        district=location.district,
+        township=location.township,
+        community=location.community,
+        grid=location.grid,
+        synthetic=location.synthetic,
+    )
+
+
+def decide(report: ReportSubmitted, location: Location | None, rulebook: RuleBook, now: datetime) -> Decision:
+    """The routing decision for one located report, as the event that records it."""
+    decision = route_report(
+        category_code=report.category,
+        location=location,
+        known_categories=rulebook.categories,
+        rules=rulebook.rules,
+        departments=rulebook.departments,
+    )
+    case_id = case_id_for(report.report_id)
+    if isinstance(decision, Routed):
+        rule = decision.rule
+        assert location is not None  # routed implies located
+        return ReportRouted(
+            report=report,
+            case_id=case_id,
+            area=_area(location),
+            department=DepartmentRef(code=decision.department.code, name=decision.department.name),
+            duty_rule=DutyRuleRef(
+                category_code=rule.category_code,
+                level=rule.level.value,
+                department_kind=rule.department_kind,
+                deadline_hours=rule.deadline_hours,
+                legal_basis=rule.legal_basis,
+                version=rule.version,
+            ),
+            deadline_at=report.submitted_at + timedelta(hours=rule.deadline_hours),
+            locate_method=location.method.value,
+            offshore_distance_m=location.offshore_distance_m,
+            candidates=location.candidates,
+            routed_at=now,
+        )
+    return ReportTriaged(
+        report=report,
+        case_id=case_id,
+        reason=TriageReason(decision.reason),
+        detail=decision.detail,
+        area=_area(location),
+        triaged_at=now,
+    )
+
+
+async def decide_batch(
+    conn: AsyncConnection, reports: Sequence[ReportSubmitted], rulebook: RuleBook, now: datetime
+) -> list[Decision]:
+    points = [(r.location_wgs84.lon, r.location_wgs84.lat) for r in reports]
+    locations = await locate_points(conn, points)
+    return [decide(r, loc, rulebook, now) for r, loc in zip(reports, locations, strict=True)]
+
+
+def transitions_for(decision: Decision) -> list[CaseTransition]:
+    """The audit trail a routing decision opens: reported by the worker, then dispatched or sent to triage."""
+    report = decision.report
+    reported = CaseTransition(
+        case_id=decision.case_id,
+        report_id=report.report_id,
+        from_state=None,
+        to_state=CaseState.REPORTED,
+        actor=f"reporter:{report.reporter_id}",
+        at=report.submitted_at,
+        note=report.description[:200],
+    )
+    if isinstance(decision, ReportRouted):
+        return [
+            reported,
+            CaseTransition(
+                case_id=decision.case_id,
+                report_id=report.report_id,
+                from_state=CaseState.REPORTED,
+                to_state=CaseState.DISPATCHED,
+                actor=ROUTER_ACTOR,
+                at=decision.routed_at,
+                note=f"派遣至 {decision.department.name}（{decision.duty_rule.legal_basis}）",
+            ),
+        ]
+    return [
+        reported,
+        CaseTransition(
+            case_id=decision.case_id,
+            report_id=report.report_id,
+            from_state=CaseState.REPORTED,
+            to_state=CaseState.TRIAGE,
+            actor=ROUTER_ACTOR,
+            at=decision.triaged_at,
+            note=f"{decision.reason.value}: {decision.detail}",
+        ),
+    ]

@@ -1,0 +1,147 @@
+"""Idempotent, batched writes of the event log into PostGIS.
+
+Rules that make replays converge: a report row is created at receipt (`accepted`); the first routing decision
+for a report with the same content wins and later ones (resubmissions, replays) change nothing; a report_id
+re-used with other content never overwrites the original. The audit trail is written only for decisions
+that took effect, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stream.events import CaseState, CaseTransition, ReportRouted, ReportSubmitted
+from stream.router import Decision, case_id_for, transitions_for
+from stream.tables import case_transitions, reports
+
+
+def _report_columns(report: ReportSubmitted, city_code: str) -> dict[str, Any]:
+    point = report.location_wgs84
+    return {
+        "report_id": report.report_id,
+        "case_id": case_id_for(report.report_id),
+        "reporter_id": report.reporter_id,
+        "category": report.category,
+        "description": report.description,
+        "point": f"SRID=4326;POINT({point.lon} {point.lat})",
+        "accuracy_m": report.location.accuracy_m,
+        "crs": report.location.crs.value,
+        "observed_at": report.observed_at,
+        "submitted_at": report.submitted_at,
+        "content_hash": report.content_hash,
+        "attachments": list(report.attachments),
+        "city_code": city_code,
+    }
+
+
+async def record_received(
+    conn: AsyncConnection, batch: Sequence[ReportSubmitted], city_code: str
+) -> dict[UUID, tuple[str, str]]:
+    """Insert an `accepted` row for each new report; return (status, content_hash) of every report in the batch."""
+    unique = {r.report_id: r for r in reversed(batch)}  # first occurrence wins within a batch
+    rows = [
+        {
+            **_report_columns(r, city_code),
+            "status": "accepted",
+            "case_state": CaseState.REPORTED.value,
+            "decided_at": r.submitted_at,
+        }
+        for r in unique.values()
+    ]
+    await conn.execute(insert(reports).values(rows).on_conflict_do_nothing(index_elements=["report_id"]))
+    found = await conn.execute(
+        select(reports.c.report_id, reports.c.status, reports.c.content_hash).where(
+            reports.c.report_id.in_(list(unique))
+        )
+    )
+    return {row.report_id: (row.status, row.content_hash) for row in found}
+
+
+def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
+    row = {**_report_columns(decision.report, city_code)}
+    area = decision.area
+    row.update(
+        district_code=area.district,
+        township_code=area.township,
+        community_code=area.community,
+        grid_code=area.grid,
+        area_synthetic=area.synthetic,
+    )
+    if isinstance(decision, ReportRouted):
+        row.update(
+            status="routed",
+            case_state=CaseState.DISPATCHED.value,
+            department_code=decision.department.code,
+            department_name=decision.department.name,
+            duty_rule=decision.duty_rule.model_dump(),
+            deadline_at=decision.deadline_at,
+            duplicate_of=decision.duplicate_of,
+            decided_at=decision.routed_at,
+            triage_reason=None,
+            triage_detail=None,
+        )
+    else:
+        row.update(
+            status="triage",
+            case_state=CaseState.TRIAGE.value,
+            triage_reason=decision.reason.value,
+            triage_detail=decision.detail,
+            decided_at=decision.triaged_at,
+            department_code=None,
+            department_name=None,
+            duty_rule=None,
+            deadline_at=None,
+            duplicate_of=None,
+        )
+    return row
+
+
+_DECISION_COLUMNS = (
+    "status",
+    "case_state",
+    "district_code",
+    "township_code",
+    "community_code",
+    "grid_code",
+    "area_synthetic",
+    "department_code",
+    "department_name",
+    "duty_rule",
+    "deadline_at",
+    "duplicate_of",
+    "decided_at",
+    "triage_reason",
+    "triage_detail",
+)
+
+
+async def apply_decisions(
+    conn: AsyncConnection, decisions: Sequence[Decision], city_code: str
+) -> list[CaseTransition]:
+    """Upsert the decisions; return the transitions of those that took effect (already written)."""
+    first: dict[UUID, Decision] = {}
+    for decision in decisions:
+        first.setdefault(decision.report.report_id, decision)
+    if not first:
+        return []
+    stmt = insert(reports).values([_decision_row(d, city_code) for d in first.values()])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["report_id"],
+        set_={name: stmt.excluded[name] for name in _DECISION_COLUMNS},
+        where=and_(reports.c.status == "accepted", reports.c.content_hash == stmt.excluded.content_hash),
+    ).returning(reports.c.report_id)
+    applied = set((await conn.execute(stmt)).scalars())
+    transitions = [t for rid in applied for t in transitions_for(first[rid])]
+    if transitions:
+        await conn.execute(
+            insert(case_transitions)
+            .values([t.model_dump(mode="python", exclude={"schema_version"}) for t in transitions])
+            .on_conflict_do_nothing(constraint="case_transitions_once")
+        )
+    return transitions
