@@ -1,0 +1,174 @@
+"""The app's HTTP client for the gridflow API (JSON over httpx), called from the sync thread, never the UI's.
+
+It turns every answer into an outcome the outbox understands; transport trouble raises NetworkError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+UPLOAD_CHUNK = 256 * 1024
+FIELD_NAMES = {
+    "report_id": "编号",
+    "reporter_id": "上报人",
+    "category": "类别",
+    "description": "描述",
+    "location": "位置",
+    "lon": "经度",
+    "lat": "纬度",
+    "accuracy_m": "精度",
+    "crs": "坐标系",
+    "observed_at": "发现时间",
+    "attachments": "照片",
+}
+
+
+class NetworkError(Exception):
+    """No answer from the server: offline, timeout, refused connection. Worth trying again later."""
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # 202 (and 200/201): in Kafka, counted once
+    INVALID = "invalid"  # 422
+    CONFLICT = "conflict"  # 409
+    UNAVAILABLE = "unavailable"  # 503 / 429: the server asks us to come back later
+    SERVER_ERROR = "server_error"  # other 5xx: maybe transient
+    REJECTED = "rejected"  # any other 4xx
+
+
+@dataclass(frozen=True)
+class Answer:
+    outcome: Outcome
+    reason: str = ""
+    retry_after: float | None = None
+
+
+class AttachmentRefused(Exception):
+    """413/415/422 for a photo: sending it again will not help."""
+
+
+def describe_error(response: httpx.Response) -> str:
+    """The server's reason in one line, field names in Chinese (FastAPI 422 lists and {"code","message"})."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200] or f"HTTP {response.status_code}"
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if not isinstance(item, dict):
+                parts.append(str(item))
+                continue
+            loc = [str(p) for p in item.get("loc", []) if p not in ("body", "header", "path", "query")]
+            where = "·".join(FIELD_NAMES.get(p, p) for p in loc)
+            parts.append(f"{where}：{item.get('msg', '')}" if where else str(item.get("msg", "")))
+        return "；".join(parts)
+    if isinstance(detail, dict):
+        return str(detail.get("message") or detail.get("code") or detail)
+    return str(detail)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # the HTTP-date form; our backoff covers it
+
+
+class ApiClient:
+    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, timeout: float = 15.0):
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            headers={"Accept": "application/json", "User-Agent": "gridflow-field-app"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:  # connect, read, write, timeout, protocol
+            raise NetworkError(_network_reason(exc)) from exc
+
+    def submit_report(self, payload: dict[str, Any]) -> Answer:
+        response = self._request("POST", "/api/v1/reports", json=payload)
+        code = response.status_code
+        if code in (200, 201, 202):
+            return Answer(Outcome.ACCEPTED)
+        if code == 409:
+            return Answer(Outcome.CONFLICT, describe_error(response))
+        if code == 422:
+            return Answer(Outcome.INVALID, describe_error(response))
+        if code in (429, 503):
+            return Answer(Outcome.UNAVAILABLE, "服务器暂时不可用", _retry_after(response))
+        if code >= 500:
+            return Answer(Outcome.SERVER_ERROR, f"服务器错误 {code}")
+        return Answer(Outcome.REJECTED, describe_error(response) or f"HTTP {code}")
+
+    def report_state(self, report_id: str) -> dict[str, Any] | None:
+        """The server's view of a report; None while it has not been processed yet (404)."""
+        response = self._request("GET", f"/api/v1/reports/{report_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise NetworkError(f"查询状态失败：HTTP {response.status_code}")
+        return dict(response.json())
+
+    def categories(self) -> list[dict[str, Any]]:
+        response = self._request("GET", "/api/v1/categories")
+        if response.status_code != 200:
+            raise NetworkError(f"下载类别失败：HTTP {response.status_code}")
+        return list(response.json())
+
+    def upload_photo(self, report_id: str, sha256: str, path: Path, content_type: str) -> None:
+        """Resumable upload: ask how much the server holds, then send the rest in chunks.
+
+        Protocol (see api/attachments.py): PUT .../attachments/{sha256} with `Content-Range: bytes */N` asks;
+        308 with `Range: bytes=0-K` means K+1 bytes are held; 200/201 means the server has the whole photo.
+        """
+        url = f"/api/v1/reports/{report_id}/attachments/{sha256}"
+        total = path.stat().st_size
+        offset = self._upload_step(url, content_type, f"bytes */{total}", b"")
+        with path.open("rb") as fh:
+            while offset is not None:
+                fh.seek(offset)
+                chunk = fh.read(UPLOAD_CHUNK)
+                if not chunk:
+                    raise AttachmentRefused("服务器未确认照片已完整接收")
+                content_range = f"bytes {offset}-{offset + len(chunk) - 1}/{total}"
+                offset = self._upload_step(url, content_type, content_range, chunk)
+
+    def _upload_step(self, url: str, content_type: str, content_range: str, body: bytes) -> int | None:
+        """Send one PUT; the next offset to send from, or None when the upload is complete."""
+        headers = {"Content-Range": content_range, "Content-Type": content_type}
+        response = self._request("PUT", url, content=body, headers=headers)
+        code = response.status_code
+        if code in (200, 201):
+            return None
+        if code == 308:
+            held = response.headers.get("Range")  # "bytes=0-K"; absent when nothing is held
+            return int(held.rsplit("-", 1)[1]) + 1 if held else 0
+        if code in (413, 415, 422, 416):
+            raise AttachmentRefused(describe_error(response))
+        raise NetworkError(f"上传照片失败：HTTP {code}")
+
+
+def _network_reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "连接超时"
+    if isinstance(exc, httpx.ConnectError):
+        return "无法连接服务器"
+    return f"网络错误：{type(exc).__name__}"

@@ -1,0 +1,117 @@
+"""The app's one SQLite file: outbox, attachments, cached categories and preferences."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (
+    report_id TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,            -- the exact JSON body sent, frozen when saved
+    category_name TEXT,
+    created_at REAL NOT NULL,
+    status TEXT NOT NULL,             -- waiting | sending | sent | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT,                  -- why the last try did not get through (network, 5xx)
+    failure_kind TEXT,                -- invalid | conflict | rejected
+    failure_reason TEXT,              -- the server's words
+    superseded_by TEXT,               -- a conflict resubmitted under a new report_id
+    sent_at REAL,
+    server_status TEXT,               -- accepted | routed | triage, from GET /api/v1/reports/{id}
+    department_code TEXT,
+    department_name TEXT,
+    triage_reason TEXT,
+    area TEXT,                        -- JSON of the four area codes
+    checks INTEGER NOT NULL DEFAULT 0,
+    next_check_at REAL
+);
+CREATE INDEX IF NOT EXISTS reports_by_status ON reports (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS attachments (
+    report_id TEXT NOT NULL REFERENCES reports (report_id),
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0,   -- 1 once the server holds the whole photo
+    error TEXT,                            -- a refusal (413/415/422): the worker must look
+    PRIMARY KEY (report_id, sha256)
+);
+CREATE TABLE IF NOT EXISTS categories (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    major_code TEXT NOT NULL,
+    major_name TEXT NOT NULL,
+    position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS prefs (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Database:
+    """One connection shared by the UI thread and the sync thread, serialised by a lock.
+
+    Statements are short (no network inside a transaction), so the lock is never held for long.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        # WAL + FULL: a commit is on disk before save() returns, so killing the app right after loses nothing.
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: tuple | dict = ()) -> int:
+        with self._lock:
+            return self._conn.execute(sql, params).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class Prefs:
+    """Small settings (worker id, server address) that must survive restarts."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        rows = self.db.query("SELECT value FROM prefs WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else default
+
+    def set(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO prefs (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def delete(self, key: str) -> None:
+        self.db.execute("DELETE FROM prefs WHERE key = ?", (key,))

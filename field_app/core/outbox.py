@@ -1,0 +1,304 @@
+"""The offline outbox: every report is committed here, with its client UUID, before anything is sent."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from field_app.core.clock import Clock
+from field_app.core.db import Database
+from field_app.core.models import Draft, FailureKind, ReportStatus, build_payload
+
+FINAL_SERVER_STATES = ("routed", "triage")
+
+
+@dataclass(frozen=True)
+class AttachmentState:
+    sha256: str
+    path: str
+    content_type: str
+    size: int
+    uploaded: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    report_id: str
+    payload: dict[str, Any]
+    category_name: str | None
+    created_at: float
+    status: ReportStatus
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    failure_kind: FailureKind | None
+    failure_reason: str | None
+    superseded_by: str | None
+    sent_at: float | None
+    server_status: str | None
+    department_code: str | None
+    department_name: str | None
+    triage_reason: str | None
+    area: dict[str, str | None] | None
+    attachments: list[AttachmentState] = field(default_factory=list)
+
+    @property
+    def description(self) -> str:
+        return str(self.payload.get("description", ""))
+
+    @property
+    def photos_waiting(self) -> int:
+        return sum(1 for a in self.attachments if not a.uploaded and a.error is None)
+
+
+def _entry(row: Any, attachments: list[AttachmentState]) -> OutboxEntry:
+    return OutboxEntry(
+        report_id=row["report_id"],
+        payload=json.loads(row["payload"]),
+        category_name=row["category_name"],
+        created_at=row["created_at"],
+        status=ReportStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        failure_kind=FailureKind(row["failure_kind"]) if row["failure_kind"] else None,
+        failure_reason=row["failure_reason"],
+        superseded_by=row["superseded_by"],
+        sent_at=row["sent_at"],
+        server_status=row["server_status"],
+        department_code=row["department_code"],
+        department_name=row["department_name"],
+        triage_reason=row["triage_reason"],
+        area=json.loads(row["area"]) if row["area"] else None,
+        attachments=attachments,
+    )
+
+
+class Outbox:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    # --- writing ---------------------------------------------------------------------------------
+    def save(self, draft: Draft, *, observed_at: datetime) -> OutboxEntry:
+        """Commit the report and its photos in one transaction; from here on it cannot be lost."""
+        payload = build_payload(draft, observed_at=observed_at)
+        body = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        with self.db.transaction() as conn:
+            existing = conn.execute("SELECT payload FROM reports WHERE report_id = ?", (draft.report_id,))
+            row = existing.fetchone()
+            if row is not None:
+                # A double tap on 提交 saves once; other content under the same UUID is a bug, not a report.
+                if row["payload"] != body:
+                    raise ValueError(f"report {draft.report_id} is already in the outbox with other content")
+            else:
+                conn.execute(
+                    "INSERT INTO reports (report_id, payload, category_name, created_at, status)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (draft.report_id, body, draft.category_name, self.clock.now(), ReportStatus.WAITING),
+                )
+                for photo in {p.sha256: p for p in draft.photos}.values():
+                    conn.execute(
+                        "INSERT INTO attachments (report_id, sha256, path, content_type, size)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (draft.report_id, photo.sha256, photo.path, photo.content_type, photo.size),
+                    )
+        entry = self.get(draft.report_id)
+        assert entry is not None
+        return entry
+
+    def recover(self) -> int:
+        """After a crash or kill, a request that was in flight may or may not have arrived: send it again.
+
+        Resending is safe because the API counts a report_id once.
+        """
+        return self.db.execute(
+            "UPDATE reports SET status = ?, next_attempt_at = 0 WHERE status = ?",
+            (ReportStatus.WAITING, ReportStatus.SENDING),
+        )
+
+    def mark_sending(self, report_id: str) -> None:
+        self._set(report_id, status=ReportStatus.SENDING)
+
+    def mark_accepted(self, report_id: str) -> None:
+        now = self.clock.now()
+        self._set(
+            report_id,
+            status=ReportStatus.SENT,
+            sent_at=now,
+            last_error=None,
+            failure_kind=None,
+            failure_reason=None,
+            server_status="accepted",
+            next_check_at=now,
+        )
+
+    def mark_retry(self, report_id: str, *, error: str, next_attempt_at: float) -> None:
+        self.db.execute(
+            "UPDATE reports SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+            " WHERE report_id = ?",
+            (ReportStatus.WAITING, error, next_attempt_at, report_id),
+        )
+
+    def mark_failed(self, report_id: str, *, kind: FailureKind, reason: str) -> None:
+        self.db.execute(
+            "UPDATE reports SET status = ?, attempts = attempts + 1, failure_kind = ?, failure_reason = ?"
+            " WHERE report_id = ?",
+            (ReportStatus.FAILED, kind, reason, report_id),
+        )
+
+    def retry(self, report_id: str) -> None:
+        """The worker's 重试: send a failed or waiting report now."""
+        self.db.execute(
+            "UPDATE reports SET status = ?, next_attempt_at = 0, failure_kind = NULL WHERE report_id = ?"
+            " AND status IN (?, ?) AND superseded_by IS NULL",
+            (ReportStatus.WAITING, report_id, ReportStatus.FAILED, ReportStatus.WAITING),
+        )
+        self.db.execute(
+            "UPDATE attachments SET error = NULL WHERE report_id = ? AND uploaded = 0", (report_id,)
+        )
+
+    def resubmit_as_new(self, report_id: str) -> str:
+        """A 409 conflict: keep the old entry visible, queue the same content under a fresh report_id."""
+        new_id = str(uuid.uuid4())
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT * FROM reports WHERE report_id = ?", (report_id,)).fetchone()
+            if row is None:
+                raise KeyError(report_id)
+            payload = json.loads(row["payload"])
+            payload["report_id"] = new_id
+            conn.execute(
+                "INSERT INTO reports (report_id, payload, category_name, created_at, status)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    new_id,
+                    json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                    row["category_name"],
+                    self.clock.now(),
+                    ReportStatus.WAITING,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO attachments (report_id, sha256, path, content_type, size)"
+                " SELECT ?, sha256, path, content_type, size FROM attachments WHERE report_id = ?",
+                (new_id, report_id),
+            )
+            conn.execute("UPDATE reports SET superseded_by = ? WHERE report_id = ?", (new_id, report_id))
+        return new_id
+
+    def mark_attachment(
+        self, report_id: str, sha256: str, *, uploaded: bool, error: str | None = None
+    ) -> None:
+        self.db.execute(
+            "UPDATE attachments SET uploaded = ?, error = ? WHERE report_id = ? AND sha256 = ?",
+            (int(uploaded), error, report_id, sha256),
+        )
+
+    def record_server_state(
+        self, report_id: str, state: dict[str, Any] | None, *, next_check_at: float
+    ) -> None:
+        """Store what GET /api/v1/reports/{id} said; None means not processed yet (404)."""
+        if state is None:
+            self.db.execute(
+                "UPDATE reports SET checks = checks + 1, next_check_at = ? WHERE report_id = ?",
+                (next_check_at, report_id),
+            )
+            return
+        department = state.get("department") or {}
+        self._set(
+            report_id,
+            server_status=state.get("status"),
+            department_code=department.get("code"),
+            department_name=department.get("name"),
+            triage_reason=state.get("triage_reason"),
+            area=json.dumps(state.get("area"), ensure_ascii=False) if state.get("area") else None,
+            next_check_at=None if state.get("status") in FINAL_SERVER_STATES else next_check_at,
+        )
+        self.db.execute("UPDATE reports SET checks = checks + 1 WHERE report_id = ?", (report_id,))
+
+    def _set(self, report_id: str, **values: Any) -> None:
+        columns = ", ".join(f"{name} = :{name}" for name in values)
+        self.db.execute(
+            f"UPDATE reports SET {columns} WHERE report_id = :report_id", {**values, "report_id": report_id}
+        )
+
+    # --- reading ---------------------------------------------------------------------------------
+    def get(self, report_id: str) -> OutboxEntry | None:
+        rows = self.db.query("SELECT * FROM reports WHERE report_id = ?", (report_id,))
+        return self._entries(rows)[0] if rows else None
+
+    def entries(self, *statuses: ReportStatus) -> list[OutboxEntry]:
+        """Newest first, as the outbox screen lists them."""
+        if statuses:
+            marks = ", ".join("?" for _ in statuses)
+            rows = self.db.query(
+                f"SELECT * FROM reports WHERE status IN ({marks}) ORDER BY created_at DESC", tuple(statuses)
+            )
+        else:
+            rows = self.db.query("SELECT * FROM reports ORDER BY created_at DESC")
+        return self._entries(rows)
+
+    def counts(self) -> dict[ReportStatus, int]:
+        found = dict.fromkeys(ReportStatus, 0)
+        for row in self.db.query("SELECT status, count(*) AS n FROM reports GROUP BY status"):
+            found[ReportStatus(row["status"])] = row["n"]
+        return found
+
+    def due(self, now: float) -> list[OutboxEntry]:
+        """Reports to send now, oldest first."""
+        rows = self.db.query(
+            "SELECT * FROM reports WHERE status = ? AND next_attempt_at <= ? ORDER BY created_at",
+            (ReportStatus.WAITING, now),
+        )
+        return self._entries(rows)
+
+    def next_due_at(self) -> float | None:
+        rows = self.db.query(
+            "SELECT min(t) AS t FROM (SELECT min(next_attempt_at) AS t FROM reports WHERE status = ?"
+            " UNION ALL SELECT min(next_check_at) FROM reports"
+            " WHERE status = ? AND next_check_at IS NOT NULL)",
+            (ReportStatus.WAITING, ReportStatus.SENT),
+        )
+        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+
+    def photos_to_upload(self) -> list[tuple[str, AttachmentState]]:
+        """Photos of accepted reports that the server does not hold yet (and did not refuse)."""
+        rows = self.db.query(
+            "SELECT a.* FROM attachments a JOIN reports r USING (report_id)"
+            " WHERE r.status = ? AND a.uploaded = 0 AND a.error IS NULL ORDER BY r.created_at",
+            (ReportStatus.SENT,),
+        )
+        return [(row["report_id"], _attachment(row)) for row in rows]
+
+    def to_check(self, now: float) -> list[OutboxEntry]:
+        rows = self.db.query(
+            "SELECT * FROM reports WHERE status = ? AND next_check_at IS NOT NULL AND next_check_at <= ?"
+            " ORDER BY created_at",
+            (ReportStatus.SENT, now),
+        )
+        return self._entries(rows)
+
+    def _entries(self, rows: list[Any]) -> list[OutboxEntry]:
+        if not rows:
+            return []
+        ids = [row["report_id"] for row in rows]
+        marks = ", ".join("?" for _ in ids)
+        by_report: dict[str, list[AttachmentState]] = {}
+        for arow in self.db.query(f"SELECT * FROM attachments WHERE report_id IN ({marks})", tuple(ids)):
+            by_report.setdefault(arow["report_id"], []).append(_attachment(arow))
+        return [_entry(row, by_report.get(row["report_id"], [])) for row in rows]
+
+
+def _attachment(row: Any) -> AttachmentState:
+    return AttachmentState(
+        sha256=row["sha256"],
+        path=row["path"],
+        content_type=row["content_type"],
+        size=row["size"],
+        uploaded=bool(row["uploaded"]),
+        error=row["error"],
+    )
