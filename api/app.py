@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import catalog
+from api import attachments, catalog
 from api.errors import add_exception_handlers
 from api.producer import EventProducer
 from api.reports.routes import router as reports_router
@@ -36,4 +36,5 @@ def create_app() -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(views_router)
     # Routers added by other modules go below this line.
+    app.include_router(attachments.router)
     return app
