@@ -10,6 +10,7 @@ class GridflowError(Exception):
     code = "error"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
+        """`field` is the dotted location FastAPI would give, e.g. `body.category` or `path.area_code`."""
         super().__init__(message)
         self.message = message
         self.field = field
@@ -45,7 +46,7 @@ RETRY_AFTER_S = 5
 def _body(exc: GridflowError, status: int) -> dict[str, object]:
     if status == 422:
         # Same shape as FastAPI's own validation errors, so clients parse one format.
-        loc = ["body", *(exc.field.split(".") if exc.field else [])]
+        loc = exc.field.split(".") if exc.field else ["body"]
         return {"detail": [{"loc": loc, "msg": exc.message, "type": exc.code}]}
     return {"detail": {"code": exc.code, "message": exc.message}}
 

@@ -17,7 +17,6 @@ app = faust.App(
     value_serializer="raw",  # pydantic JSON bytes, readable by any consumer (not faust.Record)
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=1,
-    topic_allow_declare=False,  # topics are created by stream.topics with the configured partitions
     producer_acks=-1,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,

@@ -71,7 +71,7 @@ async def submit_report(*, report: ReportIn, producer: EventProducer, settings: 
             raise Conflict(f"report_id {report.report_id} was already used for a report with other content")
         return False
     if category_exists is False:
-        raise InvalidInput(f"unknown category code {report.category!r} (未知的事项类别)", field="category")
+        raise InvalidInput(f"unknown category code {report.category!r} (未知的事项类别)", field="body.category")
     await producer.send(
         settings.topic(TOPICS["submitted"]), key=report.report_id.bytes, value=event.model_dump_json().encode()
     )

@@ -44,7 +44,7 @@ async def area_view(*, conn: AsyncConnection, area_code: str) -> dict[str, Any]:
     try:
         level = level_of_code(area_code)
     except ValueError as exc:
-        raise InvalidInput(str(exc), field="area_code") from exc
+        raise InvalidInput(str(exc), field="path.area_code") from exc
     area = (
         await conn.execute(
             select(areas.c.code, areas.c.name, areas.c.level, areas.c.synthetic).where(areas.c.code == area_code)

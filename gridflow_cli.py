@@ -1,0 +1,79 @@
+"""`gridflow`: one command line for services, schema, data, API, workers and the demo."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from infra.services.cli import app as services_app
+
+console = Console()
+app = typer.Typer(help="gridflow 网格化管理平台", no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(services_app, name="services", help="Kafka (KRaft) and PostgreSQL+PostGIS on loopback")
+db_app = typer.Typer(help="database schema", no_args_is_help=True)
+geo_app = typer.Typer(help="areas, boundaries, departments, duty rules", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(geo_app, name="geo")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create the PostGIS extension if needed and migrate the schema to the newest revision."""
+    from infra.migrate import upgrade
+    from infra.settings import get_settings
+
+    upgrade(get_settings())
+    console.print("[green]schema migrated[/green]")
+
+
+@geo_app.command("load")
+def geo_load() -> None:
+    """Load Dalian: 4 levels of official codes, real district boundaries, generated ones below (synthetic)."""
+    from geo.hierarchy import dalian_areas
+    from infra.loading import load_city
+    from infra.settings import get_settings
+
+    with console.status("生成区划与网格 building the hierarchy…"):
+        specs = dalian_areas()
+    counts = load_city(get_settings(), specs)
+    console.print("loaded: " + ", ".join(f"{level} {n}" for level, n in sorted(counts.items())))
+
+
+@app.command("api")
+def run_api(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
+    """Serve the HTTP API (uvicorn)."""
+    import uvicorn
+
+    from infra.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run("api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port)
+
+
+@app.command("worker")
+def run_worker(loglevel: str = "info") -> None:
+    """Run one Faust stream worker (locate, route, sink). Start more to share the partitions."""
+    from stream.worker import run_worker as run
+
+    run(loglevel)
+
+
+@app.command("topics")
+def topics() -> None:
+    """Create the Kafka topics with the configured partitions (idempotent)."""
+    from infra.settings import get_settings
+    from stream.topics import ensure_topics
+
+    created = ensure_topics(get_settings())
+    console.print(f"created: {', '.join(created) or 'none (all exist)'}")
+
+
+def main() -> None:
+    from infra.demo import demo_app
+
+    app.add_typer(demo_app, name="demo", help="run the whole system with a feed of demo reports")
+    app()
+
+
+if __name__ == "__main__":
+    main()
