@@ -7,6 +7,7 @@ so the UI must hop to its main thread before touching widgets.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from field_app.core.sync import PassResult, SyncEngine, SyncWorker
 log = logging.getLogger(__name__)
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+WORKER_ID = re.compile(r"[\w.:@-]+")  # what the API accepts as reporter_id
 
 
 class SignInError(ValueError):
@@ -91,8 +93,8 @@ class FieldService:
         worker_id = worker_id.strip()
         if not worker_id:
             raise SignInError("worker_id", "请输入网格员编号")
-        if len(worker_id) > 64:
-            raise SignInError("worker_id", "网格员编号过长")
+        if len(worker_id) > 64 or not WORKER_ID.fullmatch(worker_id):
+            raise SignInError("worker_id", "网格员编号只能包含字母、数字和 . : @ - _，最多64位")
         self.prefs.set("server_url", normalise_server(server_url or DEFAULT_SERVER))
         self.prefs.set("worker_id", worker_id)
         self._connect()

@@ -1,0 +1,198 @@
+"""A stand-in for the gridflow API, speaking the same contract, for tests that must not need Kafka.
+
+One object serves two ways: as an httpx.MockTransport handler (unit tests, no sockets) and over real HTTP on
+loopback (screen tests and the kill test, where the app runs in another process). The photo store is the
+real one from api/attachments.py, so the app's resumable uploads meet the real protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored, UploadProblem
+
+CATEGORIES = [
+    {"code": "0101", "name": "上水井盖", "kind": "component", "major_code": "01", "major_name": "公用设施类"},
+    {"code": "0102", "name": "污水井盖", "kind": "component", "major_code": "01", "major_name": "公用设施类"},
+    {"code": "0103", "name": "雨水箅子", "kind": "component", "major_code": "01", "major_name": "公用设施类"},
+    {
+        "code": "0201",
+        "name": "交通信号灯",
+        "kind": "component",
+        "major_code": "02",
+        "major_name": "道路交通类",
+    },
+    {"code": "0202", "name": "护栏", "kind": "component", "major_code": "02", "major_name": "道路交通类"},
+    {"code": "0301", "name": "行道树", "kind": "component", "major_code": "03", "major_name": "园林绿化类"},
+    {"code": "100101", "name": "暴露垃圾", "kind": "event", "major_code": "1001", "major_name": "市容环境类"},
+    {
+        "code": "100102",
+        "name": "积存垃圾渣土",
+        "kind": "event",
+        "major_code": "1001",
+        "major_name": "市容环境类",
+    },
+    {
+        "code": "100201",
+        "name": "非法小广告",
+        "kind": "event",
+        "major_code": "1002",
+        "major_name": "宣传广告类",
+    },
+    {
+        "code": "100301",
+        "name": "无照经营游商",
+        "kind": "event",
+        "major_code": "1003",
+        "major_name": "街面秩序类",
+    },
+    {"code": "100302", "name": "占道经营", "kind": "event", "major_code": "1003", "major_name": "街面秩序类"},
+]
+DEPARTMENT = {"code": "210202-CG", "name": "中山区城市管理局"}
+AREA = {"city": "210200000000", "district": "210202000000", "township": "210202001000", "community": None}
+_REPORT = re.compile(r"^/api/v1/reports/([0-9a-f-]{36})$")
+_PHOTO = re.compile(r"^/api/v1/reports/([0-9a-f-]{36})/attachments/([0-9a-f]{64})$")
+_RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+)$")
+
+
+class FakeApi:
+    def __init__(self, photo_root: Path) -> None:
+        self.photos = AttachmentStore(photo_root)
+        self.accepted: dict[str, dict[str, Any]] = {}
+        self.answers: Counter[str] = Counter()  # 202s given per report_id (a resend is answered again)
+        self.offline = False  # no answer at all, as with no signal
+        self.unavailable = False  # 503 with Retry-After, as when the broker is down
+        self.triage_categories: set[str] = set()
+        self.unprocessed: set[str] = set()  # report_ids the router has "not reached yet": GET answers 404
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Content-Range)
+
+    # --- the contract ------------------------------------------------------------------------
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.offline:
+            raise httpx.ConnectError("network is unreachable", request=request)
+        path, method = request.url.path, request.method
+        self.requests.append((method, path, request.headers.get("content-range")))
+        if method == "GET" and path == "/api/v1/categories":
+            return httpx.Response(200, json=CATEGORIES)
+        if method == "POST" and path == "/api/v1/reports":
+            return self._submit(json.loads(request.content or b"null"))
+        if (match := _REPORT.match(path)) and method == "GET":
+            return self._status(match.group(1))
+        if (match := _PHOTO.match(path)) and method == "PUT":
+            return self._photo(match.group(1), match.group(2), request)
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    def _submit(self, body: Any) -> httpx.Response:
+        if self.unavailable:
+            return httpx.Response(
+                503, headers={"Retry-After": "5"}, json={"detail": {"code": "broker_unavailable"}}
+            )
+        problems = []
+        if not isinstance(body, dict):
+            return httpx.Response(
+                422, json={"detail": [{"loc": ["body"], "msg": "not an object", "type": "x"}]}
+            )
+        for name in ("report_id", "reporter_id", "category", "location", "observed_at"):
+            if name not in body:
+                problems.append({"loc": ["body", name], "msg": "Field required", "type": "missing"})
+        if body.get("category") not in {c["code"] for c in CATEGORIES}:
+            problems.append({"loc": ["body", "category"], "msg": "unknown category", "type": "invalid"})
+        if problems:
+            return httpx.Response(422, json={"detail": problems})
+        rid = body["report_id"]
+        with self.lock:
+            known = self.accepted.get(rid)
+            if known is not None and known != body:
+                return httpx.Response(
+                    409, json={"detail": {"code": "report_id_conflict", "message": "编号已被其他内容使用"}}
+                )
+            self.accepted[rid] = body
+            self.answers[rid] += 1
+        return httpx.Response(202, json={"report_id": rid, "status": "accepted"})
+
+    def _status(self, rid: str) -> httpx.Response:
+        body = self.accepted.get(rid)
+        if body is None or rid in self.unprocessed:
+            return httpx.Response(404, json={"detail": {"code": "not_found", "message": "not processed yet"}})
+        if body["category"] in self.triage_categories:
+            state = {"status": "triage", "area": AREA, "department": None, "triage_reason": "no_duty_rule"}
+        else:
+            state = {"status": "routed", "area": AREA, "department": DEPARTMENT, "triage_reason": None}
+        return httpx.Response(200, json={"report_id": rid, **state})
+
+    def _photo(self, rid: str, sha: str, request: httpx.Request) -> httpx.Response:
+        match = _RANGE.match(request.headers.get("content-range", ""))
+        if match is None:
+            return httpx.Response(422, json={"detail": [{"loc": ["header", "content-range"], "msg": "bad"}]})
+        first, _last, total = (int(g) if g is not None else None for g in match.groups())
+        assert total is not None
+        if total > MAX_ATTACHMENT_BYTES:
+            return httpx.Response(
+                413, json={"detail": [{"loc": ["header", "content-range"], "msg": "too big"}]}
+            )
+        try:
+            if first is None:
+                held = self.photos.held(sha, total)
+                result: Stored | int = self.photos.stored(sha) if held is None else held
+            else:
+                content_type = request.headers.get("content-type", "")
+                result = self.photos.put_chunk(sha, first, request.content, total, content_type)
+        except UploadProblem as problem:
+            return httpx.Response(problem.status, json={"detail": [{"loc": problem.loc, "msg": problem.msg}]})
+        if isinstance(result, Stored):
+            self.photos.link(_uuid(rid), sha)
+            return httpx.Response(201 if result.created else 200, json={"sha256": sha, "size": result.size})
+        return httpx.Response(308, headers={"Range": f"bytes=0-{result - 1}"} if result else {})
+
+    # --- serving -----------------------------------------------------------------------------
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def serve(self) -> tuple[str, ThreadingHTTPServer]:
+        """Serve over HTTP on a free loopback port; returns (base_url, server). Call server.shutdown()."""
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = httpx.Request(
+                    self.command, f"http://fake{self.path}", headers=dict(self.headers.items()), content=body
+                )
+                try:
+                    response = api.handle(request)
+                except httpx.ConnectError:
+                    self.close_connection = True  # "offline": hang up without an answer
+                    return
+                self.send_response(response.status_code)
+                for key, value in response.headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+            do_GET = do_POST = do_PUT = _any
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="fake-api", daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+def _uuid(text: str) -> Any:
+    import uuid
+
+    return uuid.UUID(text)
