@@ -51,7 +51,9 @@ def _body(exc: GridflowError, status: int) -> dict[str, object]:
     return {"detail": {"code": exc.code, "message": exc.message}}
 
 
-def add_exception_handlers(app: FastAPI, codes: dict[type[GridflowError], int] = DEFAULT_STATUS_CODES) -> None:
+def add_exception_handlers(
+    app: FastAPI, codes: dict[type[GridflowError], int] = DEFAULT_STATUS_CODES
+) -> None:
     for exc_type, status in codes.items():
 
         async def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:

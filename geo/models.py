@@ -1,4 +1,4 @@
-"""PostGIS tables of the city's places and rules. PostGIS is the source of truth; in-memory indexes follow it."""
+"""PostGIS tables of the city's places and rules: the source of truth, which in-memory indexes follow."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ CODE_PREFIX = {Level.CITY: 4, Level.DISTRICT: 6, Level.TOWNSHIP: 9, Level.COMMUN
 
 
 def level_of_code(code: str) -> Level:
-    """Level of a statistical code: 12 digits padded with zeros, or a grid code (community code + sequence)."""
+    """Level of a statistical code: 12 digits padded with zeros, or a grid code (community code + seq)."""
     if not code.isdigit():
         raise ValueError(f"area code must be digits, got {code!r}")
     if len(code) > 12:
@@ -137,7 +137,9 @@ class DutyRule(BaseModel):
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("must not be blank (工作事项准入: a duty needs a legal basis and a responsible body)")
+            raise ValueError(
+                "must not be blank (工作事项准入: a duty needs a legal basis and a responsible body)"
+            )
         return value.strip()
 
 

@@ -8,7 +8,13 @@ from shapely import MultiPolygon, Polygon, to_wkb
 from sqlalchemy import Connection, delete, func, text
 from sqlalchemy.dialects.postgresql import insert
 
-from geo.catalog import CITY_ONLY_KINDS, DEPARTMENT_KINDS, TOWNSHIP_DEPARTMENT_KINDS, department_code, department_name
+from geo.catalog import (
+    CITY_ONLY_KINDS,
+    DEPARTMENT_KINDS,
+    TOWNSHIP_DEPARTMENT_KINDS,
+    department_code,
+    department_name,
+)
 from geo.models import areas, categories, departments, duty_rules
 from geo.schemas import AreaSpec, Category, Department, DutyRule, Level
 

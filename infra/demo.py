@@ -27,7 +27,14 @@ demo_app = typer.Typer(no_args_is_help=True)
 
 # Points no district covers: the Bohai strait south of Lüshun, and Tiananmen in Beijing.
 OUTSIDE = ((121.30, 38.45), (116.3975, 39.9087))
-DESCRIPTIONS = ("井盖缺失，存在安全隐患", "路面破损约两平方米", "垃圾堆放未清运", "占道经营影响通行", "小广告张贴", "")
+DESCRIPTIONS = (
+    "井盖缺失，存在安全隐患",
+    "路面破损约两平方米",
+    "垃圾堆放未清运",
+    "占道经营影响通行",
+    "小广告张贴",
+    "",
+)
 
 
 @dataclass
@@ -54,7 +61,12 @@ class Sampler:
             "reporter_id": reporter,
             "category": self.rng.choice(self.categories),
             "description": self.rng.choice(DESCRIPTIONS),
-            "location": {"lon": lon, "lat": lat, "accuracy_m": self.rng.choice((5.0, 10.0, 30.0)), "crs": "wgs84"},
+            "location": {
+                "lon": lon,
+                "lat": lat,
+                "accuracy_m": self.rng.choice((5.0, 10.0, 30.0)),
+                "crs": "wgs84",
+            },
             "observed_at": observed.isoformat(),
         }
 
@@ -71,9 +83,12 @@ def load_sampler(settings: Settings, seed: int) -> Sampler:
     engine = make_sync_engine(settings)
     with engine.connect() as conn:
         # Urban districts get more reports, as they do in life: sample communities, not districts.
-        rows = conn.execute(
-            text("SELECT code, ST_AsBinary(geom) FROM areas WHERE level = 'community' ORDER BY code")
-        ).all() or conn.execute(text("SELECT code, ST_AsBinary(geom) FROM areas WHERE level = 'district'")).all()
+        rows = (
+            conn.execute(
+                text("SELECT code, ST_AsBinary(geom) FROM areas WHERE level = 'community' ORDER BY code")
+            ).all()
+            or conn.execute(text("SELECT code, ST_AsBinary(geom) FROM areas WHERE level = 'district'")).all()
+        )
         categories = [c for (c,) in conn.execute(text("SELECT code FROM categories ORDER BY code"))]
     engine.dispose()
     return Sampler([(code, from_wkb(bytes(wkb))) for code, wkb in rows], categories, random.Random(seed))
@@ -152,7 +167,8 @@ def run_command(
     api = f"http://{settings.api_host}:{settings.api_port}"
     children = [_spawn([sys.executable, "-m", "gridflow_cli", "api"], logs / "api.log")]
     children += [
-        _spawn([sys.executable, "-m", "gridflow_cli", "worker"], logs / f"worker-{n}.log") for n in range(workers)
+        _spawn([sys.executable, "-m", "gridflow_cli", "worker"], logs / f"worker-{n}.log")
+        for n in range(workers)
     ]
     try:
         _wait_for_api(api)

@@ -12,17 +12,22 @@ from infra.db import make_sync_engine
 from infra.settings import Settings
 
 
-def load_city(settings: Settings, specs: Sequence[AreaSpec], *, database: str | None = None, quiet: bool = False) -> dict[str, int]:
+def load_city(
+    settings: Settings, specs: Sequence[AreaSpec], *, database: str | None = None, quiet: bool = False
+) -> dict[str, int]:
     """Upsert areas and replace the catalogue in one transaction; returns the area count per level."""
     engine = make_sync_engine(settings, database)
     try:
-        with Progress(
-            TextColumn("[bold]载入区划 loading areas"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            disable=quiet,
-        ) as progress, engine.begin() as conn:
+        with (
+            Progress(
+                TextColumn("[bold]载入区划 loading areas"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                disable=quiet,
+            ) as progress,
+            engine.begin() as conn,
+        ):
             task = progress.add_task("areas", total=len(specs))
             store.upsert_areas(conn, specs, progress=lambda n: progress.advance(task, n))
             store.replace_catalog(

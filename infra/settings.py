@@ -42,7 +42,8 @@ class Settings(BaseSettings):
 
     def database_url(self, database: str | None = None) -> str:
         """SQLAlchemy URL; psycopg 3 serves both the sync and the asyncio engine."""
-        return f"postgresql+psycopg://{self.pg_user}@{self.pg_host}:{self.pg_port}/{database or self.pg_database}"
+        db = database or self.pg_database
+        return f"postgresql+psycopg://{self.pg_user}@{self.pg_host}:{self.pg_port}/{db}"
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

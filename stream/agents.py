@@ -8,6 +8,7 @@ for work that is done. A worker killed mid-batch replays it; the sinks make that
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -89,11 +90,14 @@ async def route(stream):  # type: ignore[no-untyped-def]
             await _send_all([(deadletter_topic, b"", value) for value in malformed])
         if not reports:
             continue
-        decisions = await retrying("route batch", lambda reports=reports: _route(reports))
+        decisions = await retrying("route batch", functools.partial(_route, reports))
         await _send_all(
             [
-                (routed_topic if isinstance(d, ReportRouted) else triage_topic, d.report.report_id.bytes,
-                 d.model_dump_json().encode())
+                (
+                    routed_topic if isinstance(d, ReportRouted) else triage_topic,
+                    d.report.report_id.bytes,
+                    d.model_dump_json().encode(),
+                )
                 for d in decisions
             ]
         )
@@ -106,7 +110,7 @@ async def _route(reports: list[ReportSubmitted]) -> list[Decision]:
     # A report already decided (a resubmission) or re-using an id with other content is not decided again.
     fresh = [r for r in reports if known.get(r.report_id) == ("accepted", r.content_hash)]
     for r in reports:
-        status, content_hash = known.get(r.report_id, ("missing", ""))
+        _status, content_hash = known.get(r.report_id, ("missing", ""))
         if content_hash and content_hash != r.content_hash:
             log.warning("report %s re-uses an id with other content; the first one stands", r.report_id)
     async with async_engine().connect() as conn:

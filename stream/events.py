@@ -29,7 +29,9 @@ class Point(BaseModel):
 
     lon: float = Field(ge=-180, le=180, description="经度 longitude, degrees")
     lat: float = Field(ge=-90, le=90, description="纬度 latitude, degrees")
-    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, description="GPS accuracy radius, metres")
+    accuracy_m: float | None = Field(
+        default=None, ge=0, le=100_000, description="GPS accuracy radius, metres"
+    )
     crs: Crs = Crs.WGS84
 
 

@@ -43,7 +43,7 @@ def _report_columns(report: ReportSubmitted, city_code: str) -> dict[str, Any]:
 async def record_received(
     conn: AsyncConnection, batch: Sequence[ReportSubmitted], city_code: str
 ) -> dict[UUID, tuple[str, str]]:
-    """Insert an `accepted` row for each new report; return (status, content_hash) of every report in the batch."""
+    """Insert an `accepted` row for each new report; return (status, content_hash) of each in the batch."""
     unique = {r.report_id: r for r in reversed(batch)}  # first occurrence wins within a batch
     rows = [
         {
@@ -130,13 +130,15 @@ async def apply_decisions(
         first.setdefault(decision.report.report_id, decision)
     if not first:
         return []
-    stmt = insert(reports).values([_decision_row(d, city_code) for d in first.values()])
-    stmt = stmt.on_conflict_do_update(
+    insert_stmt = insert(reports).values([_decision_row(d, city_code) for d in first.values()])
+    upsert = insert_stmt.on_conflict_do_update(
         index_elements=["report_id"],
-        set_={name: stmt.excluded[name] for name in _DECISION_COLUMNS},
-        where=and_(reports.c.status == "accepted", reports.c.content_hash == stmt.excluded.content_hash),
+        set_={name: insert_stmt.excluded[name] for name in _DECISION_COLUMNS},
+        where=and_(
+            reports.c.status == "accepted", reports.c.content_hash == insert_stmt.excluded.content_hash
+        ),
     ).returning(reports.c.report_id)
-    applied = set((await conn.execute(stmt)).scalars())
+    applied = set((await conn.execute(upsert)).scalars())
     transitions = [t for rid in applied for t in transitions_for(first[rid])]
     if transitions:
         await conn.execute(

@@ -17,7 +17,7 @@ def topic_names(settings: Settings) -> dict[str, str]:
 
 
 def ensure_topics(settings: Settings, *, deadline_s: float = 60.0) -> list[str]:
-    """Create any missing gridflow topic; returns the names created. Waits for the broker up to the deadline."""
+    """Create any missing gridflow topic; return the names created. Waits for the broker up to a deadline."""
     start = time.monotonic()
     while True:
         try:

@@ -15,9 +15,14 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={409: {"description": "report_id re-used with other content"}, 503: {"description": "retry later"}},
+    responses={
+        409: {"description": "report_id re-used with other content"},
+        503: {"description": "retry later"},
+    },
 )
-async def submit(report: ReportIn, producer: ProducerDep, settings: SettingsDep, response: Response) -> Accepted:
+async def submit(
+    report: ReportIn, producer: ProducerDep, settings: SettingsDep, response: Response
+) -> Accepted:
     """Accept a report (上报). 202 only once Kafka holds it; the same report_id again is acknowledged once."""
     if not await service.submit_report(report=report, producer=producer, settings=settings):
         response.headers["X-Gridflow-Duplicate"] = "true"

@@ -22,7 +22,9 @@ class ReportIn(BaseModel):
     description: str = Field(default="", max_length=2000)
     location: Point
     observed_at: AwareDatetime = Field(description="when the worker saw it, ISO-8601 with time zone")
-    attachments: list[str] = Field(default_factory=list, max_length=10, description="sha256 of uploaded photos")
+    attachments: list[str] = Field(
+        default_factory=list, max_length=10, description="sha256 of uploaded photos"
+    )
 
     @field_validator("observed_at")
     @classmethod

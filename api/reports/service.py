@@ -55,7 +55,9 @@ async def _known(report_id: UUID, category: str) -> tuple[str | None, bool | Non
             stored = (
                 await conn.execute(select(reports.c.content_hash).where(reports.c.report_id == report_id))
             ).scalar()
-            exists = (await conn.execute(select(categories.c.code).where(categories.c.code == category))).scalar()
+            exists = (
+                await conn.execute(select(categories.c.code).where(categories.c.code == category))
+            ).scalar()
             return stored, exists is not None
     except (OperationalError, DBAPIError, OSError) as exc:
         log.warning("database unavailable at intake, accepting without pre-checks: %s", type(exc).__name__)
@@ -71,9 +73,13 @@ async def submit_report(*, report: ReportIn, producer: EventProducer, settings: 
             raise Conflict(f"report_id {report.report_id} was already used for a report with other content")
         return False
     if category_exists is False:
-        raise InvalidInput(f"unknown category code {report.category!r} (未知的事项类别)", field="body.category")
+        raise InvalidInput(
+            f"unknown category code {report.category!r} (未知的事项类别)", field="body.category"
+        )
     await producer.send(
-        settings.topic(TOPICS["submitted"]), key=report.report_id.bytes, value=event.model_dump_json().encode()
+        settings.topic(TOPICS["submitted"]),
+        key=report.report_id.bytes,
+        value=event.model_dump_json().encode(),
     )
     return True
 

@@ -47,7 +47,9 @@ async def area_view(*, conn: AsyncConnection, area_code: str) -> dict[str, Any]:
         raise InvalidInput(str(exc), field="path.area_code") from exc
     area = (
         await conn.execute(
-            select(areas.c.code, areas.c.name, areas.c.level, areas.c.synthetic).where(areas.c.code == area_code)
+            select(areas.c.code, areas.c.name, areas.c.level, areas.c.synthetic).where(
+                areas.c.code == area_code
+            )
         )
     ).first()
     if area is None:
@@ -55,10 +57,10 @@ async def area_view(*, conn: AsyncConnection, area_code: str) -> dict[str, Any]:
     column = _COLUMN_BY_LEVEL[level]
     grouped = [reports.c.status, reports.c.category, reports.c.department_code]
     totals = _empty_totals()
-    for status, category, department, n in await conn.execute(
+    for row in await conn.execute(
         select(*grouped, func.count()).where(column == area_code).group_by(*grouped)
     ):
-        _add(totals, status, category, department, n)
+        _add(totals, row[0], row[1], row[2], row[3])
 
     children = (
         await conn.execute(
@@ -70,12 +72,12 @@ async def area_view(*, conn: AsyncConnection, area_code: str) -> dict[str, Any]:
     child_totals: dict[str, dict[str, Any]] = defaultdict(_empty_totals)
     if children:
         child_column = _COLUMN_BY_LEVEL[Level(children[0].level)]
-        for code, status, category, department, n in await conn.execute(
+        for row in await conn.execute(
             select(child_column, *grouped, func.count())
             .where(column == area_code, child_column.is_not(None))
             .group_by(child_column, *grouped)
         ):
-            _add(child_totals[code], status, category, department, n)
+            _add(child_totals[row[0]], row[1], row[2], row[3], row[4])
     return {
         "area": {"code": area.code, "name": area.name, "level": area.level, "synthetic": area.synthetic},
         "totals": totals,

@@ -16,7 +16,18 @@ from geo.catalog import duty_rules
 from geo.schemas import Level
 from tests.fixtures import LiveSystem, wait_until
 
-DISTRICTS = ["210202", "210203", "210204", "210211", "210212", "210213", "210214", "210224", "210281", "210283"]
+DISTRICTS = [
+    "210202",
+    "210203",
+    "210204",
+    "210211",
+    "210212",
+    "210213",
+    "210214",
+    "210224",
+    "210281",
+    "210283",
+]
 LANDMARKS = {  # WGS-84, checked against the district polygons
     "中山广场": ((121.6395, 38.9212), "210202"),
     "人民广场": ((121.6140, 38.9140), "210203"),
@@ -192,8 +203,15 @@ def _field_error(response: httpx.Response) -> list[str]:
         ({"observed_at": "2026-13-45"}, "body.observed_at"),
         ({"observed_at": "2030-01-01T00:00:00+08:00"}, "body.observed_at"),
     ],
-    ids=["lat-out-of-range", "lon-out-of-range", "missing-category", "unknown-category", "bad-uuid",
-         "bad-time", "future-time"],
+    ids=[
+        "lat-out-of-range",
+        "lon-out-of-range",
+        "missing-category",
+        "unknown-category",
+        "bad-uuid",
+        "bad-time",
+        "future-time",
+    ],
 )
 def test_bad_input_gets_422_naming_the_field_and_nothing_reaches_kafka(
     live_system: LiveSystem, change: dict[str, object], field: str

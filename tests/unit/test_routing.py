@@ -11,7 +11,9 @@ LOCATION = Location(city=CITY, district=DISTRICT, township=TOWNSHIP, community="
 
 
 def dept(area: str, kind: str, level: Level) -> Department:
-    return Department(code=department_code(area, kind), name=f"{area}-{kind}", kind=kind, level=level, area_code=area)
+    return Department(
+        code=department_code(area, kind), name=f"{area}-{kind}", kind=kind, level=level, area_code=area
+    )
 
 
 DEPARTMENTS = {
@@ -21,21 +23,48 @@ DEPARTMENTS = {
     (CITY, "power"): dept(CITY, "power", Level.CITY),
 }
 RULES = [
-    DutyRule(category_code="10101", level=Level.DISTRICT, department_kind="water", deadline_hours=24, legal_basis="a"),
-    DutyRule(category_code="10105", level=Level.CITY, department_kind="power", deadline_hours=24, legal_basis="b"),
-    DutyRule(category_code="20501", level=Level.TOWNSHIP, department_kind="urban_management", deadline_hours=24,
-             legal_basis="c"),
-    DutyRule(category_code="20501", level=Level.DISTRICT, department_kind="urban_management", deadline_hours=24,
-             legal_basis="c"),
-    DutyRule(category_code="20104", level=Level.DISTRICT, department_kind="ecology_environment",
-             deadline_hours=72, legal_basis="d"),
+    DutyRule(
+        category_code="10101",
+        level=Level.DISTRICT,
+        department_kind="water",
+        deadline_hours=24,
+        legal_basis="a",
+    ),
+    DutyRule(
+        category_code="10105", level=Level.CITY, department_kind="power", deadline_hours=24, legal_basis="b"
+    ),
+    DutyRule(
+        category_code="20501",
+        level=Level.TOWNSHIP,
+        department_kind="urban_management",
+        deadline_hours=24,
+        legal_basis="c",
+    ),
+    DutyRule(
+        category_code="20501",
+        level=Level.DISTRICT,
+        department_kind="urban_management",
+        deadline_hours=24,
+        legal_basis="c",
+    ),
+    DutyRule(
+        category_code="20104",
+        level=Level.DISTRICT,
+        department_kind="ecology_environment",
+        deadline_hours=72,
+        legal_basis="d",
+    ),
 ]
 KNOWN = frozenset({"10101", "10105", "20501", "20104", "20999"})
 
 
 def decide(category: str, location: Location | None = LOCATION, departments=DEPARTMENTS):
     return route_report(
-        category_code=category, location=location, known_categories=KNOWN, rules=RULES, departments=departments
+        category_code=category,
+        location=location,
+        known_categories=KNOWN,
+        rules=RULES,
+        departments=departments,
     )
 
 

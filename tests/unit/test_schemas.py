@@ -35,14 +35,24 @@ def test_ancestor_codes_pad_the_prefix():
 
 def test_duty_rule_without_legal_basis_is_refused():
     with pytest.raises(ValidationError, match="legal basis"):
-        DutyRule(category_code="10101", level=Level.DISTRICT, department_kind="water", deadline_hours=24,
-                 legal_basis="  ")
+        DutyRule(
+            category_code="10101",
+            level=Level.DISTRICT,
+            department_kind="water",
+            deadline_hours=24,
+            legal_basis="  ",
+        )
 
 
 def test_duty_rule_without_responsible_department_is_refused():
-    with pytest.raises(ValidationError, match="legal_basis|department_kind"):
-        DutyRule(category_code="10101", level=Level.DISTRICT, department_kind="", deadline_hours=24,
-                 legal_basis="《城市供水条例》")
+    with pytest.raises(ValidationError, match="department_kind"):
+        DutyRule(
+            category_code="10101",
+            level=Level.DISTRICT,
+            department_kind="",
+            deadline_hours=24,
+            legal_basis="《城市供水条例》",
+        )
 
 
 def test_every_category_has_a_duty_rule_with_a_legal_basis():
