@@ -58,10 +58,10 @@ class Draft:
             found["reporter_id"] = "请先登录"
         if not self.category_code:
             found["category"] = "请选择问题类别"
+        # The description may stay empty (the API allows it): category, place and a photo can say enough,
+        # and typing on a phone in the street is the slowest step of a report.
         text = self.description.strip()
-        if not text:
-            found["description"] = "请填写问题描述"
-        elif len(text) > MAX_DESCRIPTION:
+        if len(text) > MAX_DESCRIPTION:
             found["description"] = f"描述不能超过{MAX_DESCRIPTION}字"
         if self.location is None:
             found["location"] = "没有位置：请重新定位或手动输入坐标"

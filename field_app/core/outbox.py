@@ -248,6 +248,11 @@ class Outbox:
             found[ReportStatus(row["status"])] = row["n"]
         return found
 
+    def latest_area(self) -> dict[str, str | None] | None:
+        """The area of the newest routed report: the app's best guess of the worker's own grid."""
+        rows = self.db.query("SELECT area FROM reports WHERE area IS NOT NULL ORDER BY sent_at DESC LIMIT 1")
+        return json.loads(rows[0]["area"]) if rows else None
+
     def due(self, now: float) -> list[OutboxEntry]:
         """Reports to send now, oldest first."""
         rows = self.db.query(
