@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -74,11 +76,14 @@ class FakeApi:
         self.unprocessed: set[str] = set()  # report_ids the router has "not reached yet": GET answers 404
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Content-Range)
+        self.delay_s = 0.0  # per request, so that a kill lands inside a request more often
 
     # --- the contract ------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.offline:
             raise httpx.ConnectError("network is unreachable", request=request)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         path, method = request.url.path, request.method
         self.requests.append((method, path, request.headers.get("content-range")))
         if method == "GET" and path == "/api/v1/categories":
@@ -186,10 +191,17 @@ class FakeApi:
             def log_message(self, *args: object) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _QuietServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name="fake-api", daemon=True).start()
         return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client killed mid-request (the kill test does that on purpose) is not a server fault.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _uuid(text: str) -> Any:

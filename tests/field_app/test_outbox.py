@@ -36,7 +36,9 @@ def test_payload_matches_the_intake_contract(service: FieldService, photo: Path)
 
 def test_incomplete_draft_names_each_missing_field() -> None:
     assert set(Draft(reporter_id="wg-1").problems()) == {"category", "location"}
-    assert Draft(reporter_id="wg-1", description="长" * 2001).problems()["description"] == "描述不能超过2000字"
+    assert (
+        Draft(reporter_id="wg-1", description="长" * 2001).problems()["description"] == "描述不能超过2000字"
+    )
 
 
 def test_observed_at_without_timezone_is_refused(service: FieldService) -> None:
