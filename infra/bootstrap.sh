@@ -6,7 +6,7 @@
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="${GRIDFLOW_STATE_DIR:-$ROOT/.state}"
+STATE="$(realpath -m "${GRIDFLOW_STATE_DIR:-$ROOT/.state}")"
 STAMPS="$STATE/stamps"
 STEP="start"
 export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +16,9 @@ fail() { printf 'bootstrap: FAILED: %s\n' "$*" >&2; exit 1; }
 trap 'rc=$?; printf "bootstrap: FAILED during step %s (exit %s)\n" "$STEP" "$rc" >&2' ERR
 
 mkdir -p "$STAMPS" "$STATE/logs"
+# Engineers share one working tree: two bootstraps at once would pip-install into the same .venv.
+exec 9>"$STATE/bootstrap.lock"
+flock 9
 # PostgreSQL runs as the postgres user and must traverse the state dir to reach its cluster.
 chmod 755 "$STATE"
 
@@ -41,8 +44,10 @@ for pkg in "${want[@]}"; do
 done
 if ((${#missing[@]})); then
   say "apt: installing ${missing[*]}"
-  apt-get update -qq || fail "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || fail "apt-get install ${missing[*]} failed"
+  apt=(apt-get -o DPkg::Lock::Timeout=300)
+  "${apt[@]}" update -qq || fail "apt-get update failed"
+  "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || fail "apt-get install ${missing[*]} failed"
   command -v java >/dev/null && java_ok || fail "java >= 17 is needed; found: $(java -version 2>&1 | head -n1)"
 else
   say "apt: all packages present"
@@ -58,7 +63,8 @@ if [[ -x "$ROOT/.venv/bin/python" ]] && "$ROOT/.venv/bin/python" -c '' && stamp_
   say "venv: up to date"
 else
   say "venv: installing .[dev,field] into .venv (a few minutes the first time)"
-  [[ -x "$ROOT/.venv/bin/python" ]] || "$PY" -m venv "$ROOT/.venv" || fail "could not create .venv"
+  # A venv whose interpreter is gone (Python upgraded) is rebuilt from scratch.
+  "$ROOT/.venv/bin/python" -c '' 2>/dev/null || "$PY" -m venv --clear "$ROOT/.venv" || fail "could not create .venv"
   log="$STATE/logs/pip-install.log"
   if ! { "$ROOT/.venv/bin/python" -m pip install --upgrade pip \
     && (cd "$ROOT" && .venv/bin/python -m pip install -e '.[dev,field]'); } >"$log" 2>&1; then

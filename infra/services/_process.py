@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +67,28 @@ def cmdline(pid: int) -> list[str]:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return []
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def find_process(*needles: str) -> int | None:
+    """A live process whose command line holds every needle: finds a daemon whose pid file was lost."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            args = cmdline(int(entry.name))
+            if args and all(needle in args for needle in needles) and pid_alive(int(entry.name)):
+                return int(entry.name)
+    return None
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Serialise starts and stops of one service across processes (engineers and test runs share it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_pid(path: Path) -> int | None:
@@ -133,8 +157,12 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def tail(path: Path, lines: int = 40) -> str:
-    """The last lines of a log file, read from its end so that a large log costs nothing."""
+def tail(path: Path, lines: int = 40, *, skip_indented: bool = False) -> str:
+    """The last lines of a log file, read from its end so that a large log costs nothing.
+
+    skip_indented drops continuation lines, such as the hundreds of config values Kafka logs at start,
+    which would push the lines that explain a failure out of the tail.
+    """
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -143,5 +171,8 @@ def tail(path: Path, lines: int = 40) -> str:
             data = handle.read()
     except FileNotFoundError:
         return f"(no log at {path})"
-    text = data.decode(errors="replace").splitlines()[-lines:]
+    text = data.decode(errors="replace").splitlines()
+    if skip_indented:
+        text = [line for line in text if not line.startswith(("\t", " "))]
+    text = text[-lines:]
     return f"--- {path} ---\n" + "\n".join(text)

@@ -42,7 +42,7 @@ def _chosen(names: list[Service] | None, *, stopping: bool = False) -> list[str]
 def _fail(error: ServiceError) -> None:
     errors.print(f"[bold red]✗ {error}[/]")
     if error.log_tail:
-        errors.print(error.log_tail, markup=False, highlight=False)
+        errors.print(error.log_tail, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

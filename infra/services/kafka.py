@@ -12,13 +12,14 @@ import signal
 import subprocess
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from infra.services._process import (
     ServiceError,
     ServiceStatus,
     cmdline,
+    find_process,
+    locked,
     pid_alive,
     port_in_use,
     read_pid,
@@ -27,6 +28,7 @@ from infra.services._process import (
     tail,
     wait_for_exit,
 )
+from infra.services.kafka_config import KafkaPaths, log4j_properties, paths, server_properties
 from infra.settings import Settings, get_settings
 
 NAME = "kafka"
@@ -38,122 +40,14 @@ JVM_FLAGS = [
 ]
 
 
-@dataclass(frozen=True)
-class KafkaPaths:
-    root: Path
-
-    @property
-    def libs(self) -> Path:
-        return self.root / "libs"
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def server_properties(self) -> Path:
-        return self.config / "server.properties"
-
-    @property
-    def log4j_properties(self) -> Path:
-        return self.config / "log4j.properties"
-
-    @property
-    def cluster_id_file(self) -> Path:
-        return self.root / "cluster-id"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.root / "kafka.pid"
-
-    @property
-    def server_log(self) -> Path:
-        return self.logs / "server.log"
-
-    @property
-    def console_log(self) -> Path:
-        return self.logs / "kafka.out"
-
-
-def paths(s: Settings | None = None) -> KafkaPaths:
-    return KafkaPaths((s or get_settings()).state_dir / "kafka")
-
-
-def server_properties(s: Settings, p: KafkaPaths) -> str:
-    lines = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        # Static quorum: the storage is formatted without --standalone to match.
-        "controller.quorum.voters": f"1@{s.kafka_host}:{s.kafka_controller_port}",
-        "listeners": f"PLAINTEXT://{s.kafka_host}:{s.kafka_port},CONTROLLER://{s.kafka_host}:{s.kafka_controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{s.kafka_host}:{s.kafka_port}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "controller.listener.names": "CONTROLLER",
-        "log.dirs": str(p.data),
-        # One node: every internal topic can only have one replica.
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        # 50 offset partitions (the default) make the first consumer-group join slow on 2 cores.
-        "offsets.topic.num.partitions": "10",
-        "num.partitions": str(s.topic_partitions),
-        # Tests join groups one after another; waiting 3 s for more members only slows them.
-        "group.initial.rebalance.delay.ms": "0",
-        # After a kill -9 the restarted controller still holds the dead broker's registration and
-        # refuses the new one until that session expires (9 s by default). Broker and controller share
-        # one JVM here, so no network can delay a heartbeat: a short session costs nothing.
-        "broker.session.timeout.ms": "3000",
-        "broker.heartbeat.interval.ms": "1000",
-        "num.network.threads": "2",
-        "num.io.threads": "2",
-        "num.recovery.threads.per.data.dir": "1",
-        # The app creates its topics explicitly; auto-create stays on for ad-hoc tools.
-        "auto.create.topics.enable": "true",
-        "log.retention.hours": "168",
-    }
-    body = "\n".join(f"{key}={value}" for key, value in lines.items())
-    return f"# Written by infra/services/kafka.py on every start; edit there, not here.\n{body}\n"
-
-
-def log4j_properties(p: KafkaPaths) -> str:
-    return "\n".join(
-        [
-            "# Written by infra/services/kafka.py on every start.",
-            "log4j.rootLogger=INFO, file",
-            "log4j.appender.file=org.apache.log4j.RollingFileAppender",
-            f"log4j.appender.file.File={p.server_log}",
-            "log4j.appender.file.MaxFileSize=20MB",
-            "log4j.appender.file.MaxBackupIndex=3",
-            "log4j.appender.file.layout=org.apache.log4j.PatternLayout",
-            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n",
-            # Per-request and state-change chatter drowns the lines that explain a failed start.
-            "log4j.logger.kafka.request.logger=WARN",
-            "log4j.logger.state.change.logger=WARN",
-            "log4j.logger.org.apache.kafka.storage.internals.log=WARN",
-            "",
-        ]
-    )
-
-
 def pid(s: Settings | None = None) -> int | None:
     """Pid of our broker if it is alive; a recycled pid running something else does not count."""
     p = paths(s)
+    needles = ("kafka.Kafka", str(p.server_properties))
     found = read_pid(p.pid_file)
-    if found is None or not pid_alive(found):
-        return None
-    args = cmdline(found)
-    return found if "kafka.Kafka" in args and str(p.server_properties) in args else None
+    if found is not None and pid_alive(found) and all(needle in cmdline(found) for needle in needles):
+        return found
+    return find_process(*needles)  # our broker, whose pid file was lost
 
 
 def is_answering(s: Settings | None = None, *, timeout: float = 3.0) -> bool:
@@ -164,14 +58,19 @@ def is_answering(s: Settings | None = None, *, timeout: float = 3.0) -> bool:
         warnings.simplefilter("ignore", DeprecationWarning)
         from kafka import KafkaAdminClient
 
+    limit = int(timeout * 1000)
+    # kafka-python 3.x bounds its eager bootstrap with bootstrap_timeout_ms; 2.x has no such option.
+    bounded = (
+        {"bootstrap_timeout_ms": limit} if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG else {}
+    )
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=s.kafka_bootstrap,
             client_id="gridflow-services-probe",
-            bootstrap_timeout_ms=int(timeout * 1000),
-            request_timeout_ms=int(timeout * 1000),
+            request_timeout_ms=limit,
+            **bounded,
         )
-    except Exception:
+    except Exception:  # any failure to reach the broker means "not answering", whatever the client version
         return False
     try:
         return bool(admin.describe_cluster().get("brokers"))
@@ -231,60 +130,80 @@ def _prepare(s: Settings, p: KafkaPaths) -> None:
 
 def log_tail(s: Settings | None = None, lines: int = 40) -> str:
     p = paths(s)
-    return tail(p.console_log, 15) + "\n" + tail(p.server_log, lines)
+    return tail(p.console_log, 15) + "\n" + tail(p.server_log, lines, skip_indented=True)
 
 
 def start(s: Settings | None = None, *, timeout: float = 120.0) -> float:
     """Start the broker unless it already answers; return the seconds it took to answer (0.0 if it did)."""
     s = s or get_settings()
     p = paths(s)
-    started = time.monotonic()
-    running = pid(s)
-    if running is None:
-        for port in (s.kafka_port, s.kafka_controller_port):
-            if port_in_use(s.kafka_host, port):
-                raise ServiceError(NAME, f"port {s.kafka_host}:{port} is taken by a process that is not ours")
-        _prepare(s, p)
-        heap = shlex.split(s.kafka_heap)
-        argv = [_java(), *heap, *JVM_FLAGS, f"-Dlog4j.configuration=file:{p.log4j_properties}"]
-        argv += [f"-Dkafka.logs.dir={p.logs}", "-cp", _classpath(p), "kafka.Kafka", str(p.server_properties)]
-        running = spawn_detached(argv, log_path=p.console_log, cwd=p.root)
-        p.pid_file.write_text(f"{running}\n")
-    elif is_answering(s, timeout=2.0):
-        return 0.0
-    deadline = started + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(running):
-            p.pid_file.unlink(missing_ok=True)
-            raise ServiceError(NAME, "the broker exited while starting", log_tail=log_tail(s))
-        if is_answering(s, timeout=2.0):
-            return time.monotonic() - started
-        time.sleep(0.25)
-    # A broker that never answered is stopped, so that the next start begins from a clean slate.
-    kill(s)
-    raise ServiceError(NAME, f"no answer to a metadata request within {timeout:.0f} s", log_tail=log_tail(s))
+    with locked(p.lock_file):
+        started = time.monotonic()
+        running = pid(s)
+        if running is None:
+            running = _launch(s, p)
+        elif is_answering(s, timeout=2.0):
+            return 0.0
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(running):
+                p.pid_file.unlink(missing_ok=True)
+                raise ServiceError(NAME, "the broker exited while starting", log_tail=log_tail(s))
+            if is_answering(s, timeout=2.0):
+                return time.monotonic() - started
+            time.sleep(0.25)
+        # A broker that never answered is stopped, so that the next start begins from a clean slate.
+        _kill(p, running)
+        raise ServiceError(
+            NAME, f"no answer to a metadata request within {timeout:.0f} s", log_tail=log_tail(s)
+        )
+
+
+def _launch(s: Settings, p: KafkaPaths) -> int:
+    for port in (s.kafka_port, s.kafka_controller_port):
+        if port_in_use(s.kafka_host, port):
+            raise ServiceError(NAME, f"port {s.kafka_host}:{port} is taken by a process that is not ours")
+    _prepare(s, p)
+    argv = [
+        _java(),
+        *shlex.split(s.kafka_heap),
+        *JVM_FLAGS,
+        f"-Dlog4j.configuration=file:{p.log4j_properties}",
+    ]
+    argv += [f"-Dkafka.logs.dir={p.logs}", "-cp", _classpath(p), "kafka.Kafka", str(p.server_properties)]
+    with p.console_log.open("a") as console:
+        console.write(f"--- started by gridflow at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
+    running = spawn_detached(argv, log_path=p.console_log, cwd=p.root)
+    p.pid_file.write_text(f"{running}\n")
+    return running
 
 
 def stop(s: Settings | None = None, *, timeout: float = 60.0) -> None:
     """Controlled shutdown (SIGTERM), then SIGKILL if the broker is still there after timeout."""
     p = paths(s)
-    running = pid(s)
-    if running is not None:
-        send_signal(running, signal.SIGTERM)
-        if not wait_for_exit(running, timeout):
-            send_signal(running, signal.SIGKILL)
-            wait_for_exit(running, 10)
-    p.pid_file.unlink(missing_ok=True)
+    with locked(p.lock_file):
+        running = pid(s)
+        if running is not None:
+            send_signal(running, signal.SIGTERM)
+            if not wait_for_exit(running, timeout):
+                _kill(p, running)
+        p.pid_file.unlink(missing_ok=True)
 
 
 def kill(s: Settings | None = None) -> None:
     """kill -9 the broker, as a crash would; the next start recovers its logs."""
     p = paths(s)
-    running = pid(s)
-    if running is not None:
-        send_signal(running, signal.SIGKILL)
-        if not wait_for_exit(running, 10):
-            raise ServiceError(NAME, f"pid {running} survived SIGKILL")
+    with locked(p.lock_file):
+        running = pid(s)
+        if running is not None:
+            _kill(p, running)
+        p.pid_file.unlink(missing_ok=True)
+
+
+def _kill(p: KafkaPaths, running: int) -> None:
+    send_signal(running, signal.SIGKILL)
+    if not wait_for_exit(running, 10):
+        raise ServiceError(NAME, f"pid {running} survived SIGKILL")
     p.pid_file.unlink(missing_ok=True)
 
 

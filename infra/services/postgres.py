@@ -23,6 +23,7 @@ from infra.services._process import (
     ServiceStatus,
     children,
     cmdline,
+    locked,
     pid_alive,
     port_in_use,
     read_pid,
@@ -63,30 +64,26 @@ host  all all 127.0.0.1/32 trust
 @dataclass(frozen=True)
 class PostgresPaths:
     root: Path
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def log_file(self) -> Path:
-        return self.logs / "postgres.log"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.data / "postmaster.pid"
+    data: Path
+    run: Path  # the Unix socket's folder
+    logs: Path
+    log_file: Path
+    pid_file: Path  # the server's own postmaster.pid
+    lock_file: Path
 
 
 def paths(s: Settings | None = None) -> PostgresPaths:
-    return PostgresPaths((s or get_settings()).state_dir / "postgres")
+    root = (s or get_settings()).state_dir.resolve() / "postgres"
+    data, logs = root / "data", root / "logs"
+    return PostgresPaths(
+        root=root,
+        data=data,
+        run=root / "run",
+        logs=logs,
+        log_file=logs / "postgres.log",
+        pid_file=data / "postmaster.pid",
+        lock_file=root / "service.lock",
+    )
 
 
 def _as_postgres(argv: list[str], *, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -203,62 +200,73 @@ def start(s: Settings | None = None, *, timeout: float = 60.0) -> float:
     """Start the cluster unless it already answers; return the seconds it took to answer (0.0 if it did)."""
     s = s or get_settings()
     p = paths(s)
-    started = time.monotonic()
-    if pid(s) is not None:
-        if is_answering(s, timeout=2.0):
+    with locked(p.lock_file):
+        started = time.monotonic()
+        if pid(s) is None:
+            _launch(s, p, timeout)
+        elif is_answering(s, timeout=2.0):
             return 0.0
-        # Running but the role or database is missing (or it is still starting): finish the job below.
-    else:
-        if port_in_use(s.pg_host, s.pg_port):
-            raise ServiceError(NAME, f"port {s.pg_host}:{s.pg_port} is taken by a process that is not ours")
-        _prepare(s, p)
-        _clear_stale_locks(s, p)
-        options = f"-p {s.pg_port} -k {shlex.quote(str(p.run))} -c listen_addresses={s.pg_host}"
-        wait = ["-w", "-t", str(int(timeout))]
-        done = _as_postgres(
-            [str(BIN / "pg_ctl"), "-D", str(p.data), "-l", str(p.log_file), "-o", options, *wait, "start"],
-            cwd=p.root,
-            timeout=timeout + 10,
-        )
-        if done.returncode != 0:
-            raise ServiceError(NAME, "pg_ctl start failed", log_tail=done.stdout + done.stderr + log_tail(s))
-    deadline = started + timeout
-    while not _ping(s, user=SUPERUSER, dbname="postgres", timeout=2.0):
-        if time.monotonic() > deadline:
-            raise ServiceError(NAME, f"no answer to SELECT 1 within {timeout:.0f} s", log_tail=log_tail(s))
-        time.sleep(0.2)
-    _ensure_role_and_database(s)
-    if not is_answering(s, timeout=5.0):
-        raise ServiceError(NAME, f"role {s.pg_user} cannot log in to the server", log_tail=log_tail(s))
-    return time.monotonic() - started
+        # Started just now, still starting, or running without the app's role: wait, then finish the job.
+        deadline = started + timeout
+        while not _ping(s, user=SUPERUSER, dbname="postgres", timeout=2.0):
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    NAME, f"no answer to SELECT 1 within {timeout:.0f} s", log_tail=log_tail(s)
+                )
+            time.sleep(0.2)
+        _ensure_role_and_database(s)
+        if not is_answering(s, timeout=5.0):
+            raise ServiceError(NAME, f"role {s.pg_user} cannot log in to the server", log_tail=log_tail(s))
+        return time.monotonic() - started
+
+
+def _launch(s: Settings, p: PostgresPaths, timeout: float) -> None:
+    if port_in_use(s.pg_host, s.pg_port):
+        raise ServiceError(NAME, f"port {s.pg_host}:{s.pg_port} is taken by a process that is not ours")
+    _prepare(s, p)
+    _clear_stale_locks(s, p)
+    options = f"-p {s.pg_port} -k {shlex.quote(str(p.run))} -c listen_addresses={s.pg_host}"
+    wait = ["-w", "-t", str(int(timeout))]
+    done = _as_postgres(
+        [str(BIN / "pg_ctl"), "-D", str(p.data), "-l", str(p.log_file), "-o", options, *wait, "start"],
+        cwd=p.root,
+        timeout=timeout + 10,
+    )
+    if done.returncode != 0:
+        raise ServiceError(NAME, "pg_ctl start failed", log_tail=done.stdout + done.stderr + log_tail(s))
 
 
 def stop(s: Settings | None = None, *, timeout: float = 60.0) -> None:
     """Fast shutdown (open sessions are rolled back), then SIGKILL if the server is still there."""
     p = paths(s)
-    running = pid(s)
-    if running is None:
-        return
-    _as_postgres(
-        [str(BIN / "pg_ctl"), "-D", str(p.data), "-m", "fast", "-w", "-t", str(int(timeout)), "stop"],
-        cwd=p.root,
-        timeout=timeout + 10,
-    )
-    if not wait_for_exit(running, 5):
-        kill(s)
+    with locked(p.lock_file):
+        running = pid(s)
+        if running is None:
+            return
+        wait = ["-w", "-t", str(int(timeout))]
+        _as_postgres(
+            [str(BIN / "pg_ctl"), "-D", str(p.data), "-m", "fast", *wait, "stop"],
+            cwd=p.root,
+            timeout=timeout + 10,
+        )
+        if not wait_for_exit(running, 5):
+            _kill(p, running)
 
 
 def kill(s: Settings | None = None) -> None:
-    """kill -9 the postmaster and its backends, as a crash of the server would; the next start recovers.
+    """kill -9 the postmaster and its backends, as a crash of the server would; the next start recovers."""
+    p = paths(s)
+    with locked(p.lock_file):
+        running = pid(s)
+        if running is not None:
+            _kill(p, running)
 
-    The children go too: each is its own process group (PostgreSQL does that), and one that lingered
+
+def _kill(p: PostgresPaths, running: int) -> None:
+    """The children go too: each is its own process group (PostgreSQL does that), and one that lingered
     would hold the shared memory and make the restart refuse. The postmaster is frozen first so that it
     cannot fork a new child between the listing and the kill.
     """
-    p = paths(s)
-    running = pid(s)
-    if running is None:
-        return
     send_signal(running, signal.SIGSTOP)
     doomed = [running, *children(running)]
     for target in doomed:

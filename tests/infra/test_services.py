@@ -5,11 +5,13 @@ cannot start fails these tests. They leave every service up, since other tests r
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,7 +19,7 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from infra import services
-from infra.services import kafka, postgres
+from infra.services import cli, kafka, postgres
 from infra.services.cli import app
 from infra.settings import Settings, get_settings
 
@@ -173,3 +175,24 @@ def test_cli_up_and_status_report_both_services(running: Settings) -> None:
     status = runner.invoke(app, ["status"])
     assert status.exit_code == 0, status.output
     assert "postgres" in status.output and "kafka" in status.output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_cli_fails_with_a_clear_message_where_nothing_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = Settings(
+        state_dir=tmp_path, kafka_port=free_port(), kafka_controller_port=free_port(), pg_port=free_port()
+    )
+    monkeypatch.setattr(cli, "get_settings", lambda: empty)
+    runner = CliRunner()
+    up = runner.invoke(app, ["up", "kafka"])
+    assert up.exit_code == 1
+    assert "no Kafka jars" in up.output and "infra/bootstrap.sh" in up.output
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 3  # the LSB code for "not running"
