@@ -171,4 +171,4 @@ def _network_reason(exc: httpx.TransportError) -> str:
         return "连接超时"
     if isinstance(exc, httpx.ConnectError):
         return "无法连接服务器"
-    return f"网络错误：{type(exc).__name__}"
+    return "连接中断"  # the server or the cell dropped the connection mid-request

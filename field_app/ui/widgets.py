@@ -82,14 +82,15 @@ class Text(Label):
         kwargs.setdefault("valign", "middle")
         kwargs.setdefault("size_hint_y", None)
         super().__init__(text=text, **kwargs)
-        self.bind(width=self._wrap, texture_size=self._grow)
+        self.bind(width=self._wrap, texture_size=self._grow, text=self._grow)
         self._wrap()
+        self._grow()  # an empty label never gets a new texture_size, and Label's default height is 100
+
+    def _grow(self, *_args: object) -> None:
+        self.height = max(self.texture_size[1], dp(22)) if self.text else dp(4)
 
     def _wrap(self, *_args: object) -> None:
         self.text_size = (self.width, None)
-
-    def _grow(self, *_args: object) -> None:
-        self.height = max(self.texture_size[1], dp(22))
 
 
 class Field(BoxLayout):

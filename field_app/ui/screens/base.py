@@ -6,6 +6,8 @@ from typing import Any
 
 from kivy.uix.screenmanager import Screen
 
+from field_app.ui.widgets import PAPER, paint
+
 
 class AppScreen(Screen):
     screen_name = ""
@@ -14,6 +16,7 @@ class AppScreen(Screen):
     def __init__(self, app: Any, **kwargs: Any) -> None:
         super().__init__(name=self.screen_name, **kwargs)
         self.app = app
+        paint(self, PAPER)  # behind scroll views shorter than the screen
 
     def on_pre_enter(self, *_args: Any) -> None:
         self.refresh()

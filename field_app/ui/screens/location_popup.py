@@ -27,7 +27,7 @@ def nudge(lon: float, lat: float, north_m: float, east_m: float) -> tuple[float,
 class AdjustLocationPopup(Popup):
     def __init__(self, fix: LocationFix | None, on_done: Callable[[LocationFix], None]) -> None:
         body = BoxLayout(orientation="vertical", spacing=dp(6), padding=dp(6))
-        super().__init__(title="手动调整位置", content=body, size_hint=(0.94, 0.8))
+        super().__init__(title="手动调整位置", content=body, size_hint=(0.94, 0.75))
         self.on_done = on_done
         self.lon = Field("经度（WGS-84）", hint="121.6447")
         self.lat = Field("纬度（WGS-84）", hint="38.9206")
@@ -51,6 +51,7 @@ class AdjustLocationPopup(Popup):
         buttons.add_widget(FlatButton("取消", self.dismiss, colour=GREY))
         buttons.add_widget(FlatButton("确定", self.confirm, colour=GREEN))
         body.add_widget(buttons)
+        body.add_widget(BoxLayout())  # takes the spare height below the form, not above it
         self.separator_color = BLUE
 
     def _read(self) -> LocationFix | None:

@@ -181,7 +181,9 @@ class NewReportScreen(AppScreen):
         problems = draft.problems()
         self.category_error.text = problems.get("category", "")
         self.description.show_error(problems.get("description"))
-        self.location_error.text = problems.get("location", "")
+        if "location" not in problems or not self.location_error.text:
+            # A device's own message ("定位服务已关闭…") says more than "no location": keep it.
+            self.location_error.text = problems.get("location", "")
         if problems:
             self.message.text = problems.get("reporter_id", "请补全标红的内容")
             return

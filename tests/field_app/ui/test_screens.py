@@ -1,0 +1,208 @@
+"""The real screens, headless, against an API over real HTTP; a screenshot of every screen is saved.
+
+Runs against the fake API (same contract) so that it needs no Kafka; test_live_api.py drives the same
+screens against the real running system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kivy.uix.button import Button
+from kivy.uix.label import Label
+
+from field_app.core.backoff import Backoff
+from field_app.core.models import LocationFix, ReportStatus
+from field_app.core.service import FieldService
+from field_app.devices.camera import FakeCamera
+from field_app.devices.location import NO_LOCATION_ON_DEVICE, FixedLocation
+from field_app.ui.app import FieldApp
+from tests.field_app.conftest import complete_draft
+from tests.field_app.fake_api import FakeApi
+from tests.field_app.images import write_png
+from tests.field_app.ui.driver import find, pump, pump_until, run_app, screenshot, tap
+
+HERE = LocationFix(lon=121.6447, lat=38.9206, accuracy_m=6.0)
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeApi, str]]:
+    api = FakeApi(tmp_path_factory.mktemp("server") / "photos")
+    url, server = api.serve()
+    yield api, url
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def app(fake: tuple[FakeApi, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldApp]:
+    _api, url = fake
+    folder = tmp_path_factory.mktemp("phone")
+    photos = [write_png(folder / f"p{n}.png", rgb=(30 * n, 120, 200 - 20 * n)) for n in range(1, 4)]
+    service = FieldService(folder / "data", backoff=Backoff(base_s=0.2, cap_s=1.0))
+    service.prefs.set("server_url", url)
+    field_app = FieldApp(
+        service,
+        location=FixedLocation(HERE),
+        camera=FakeCamera(photos),
+        gallery=FakeCamera(error="未选择照片"),
+    )
+    yield from run_app(field_app)
+    service.close()
+
+
+def test_chinese_is_drawn_with_the_shipped_font(app: FieldApp) -> None:
+    # With Roboto every CJK character is the same empty box; with WenQuanYi two characters differ.
+    first, second = Label(text="网"), Label(text="格")
+    first.texture_update()
+    second.texture_update()
+    assert first.font_name == "WQY"
+    assert first.texture.pixels != second.texture.pixels
+
+
+def test_sign_in_checks_the_fields_then_opens_home(app: FieldApp) -> None:
+    screen = app.screen("signin")
+    assert app.manager.current == "signin"
+    screen.worker.input.text = "张 三"
+    tap(find(screen, Button, "登录"))
+    assert "网格员编号只能包含" in screen.worker.error.text
+    screenshot("01_signin_error")
+    screen.worker.input.text = "wg-0001"
+    screenshot("00_signin")
+    tap(find(screen, Button, "登录"))
+    assert app.manager.current == "home"
+    pump_until(lambda: len(app.service.catalog.all()) == 11, what="categories downloaded")
+    screenshot("02_home")
+
+
+def test_new_report_picks_category_locates_photographs_and_submits(
+    app: FieldApp, fake: tuple[FakeApi, str]
+) -> None:
+    api, _url = fake
+    tap(find(app.screen("home"), Button, "新建上报"))
+    screen = app.screen("new_report")
+    assert app.manager.current == "new_report"
+    pump_until(lambda: screen.current_draft().location == HERE, what="a location fix")
+    assert "精度 ±6 米" in screen.location.text
+
+    tap(screen.category_button)
+    picker = app.screen("categories")
+    assert app.manager.current == "categories"
+    tap(picker.kind_buttons["event"])
+    tap(find(picker.majors, Button, "街面秩序类"))
+    assert [b.text for b in picker.minors.children[::-1]] == ["无照经营游商", "占道经营"]
+    screenshot("04_categories_event")
+    tap(picker.kind_buttons["component"])
+    screenshot("03_categories_component")
+    picker.search.text = "井盖"
+    pump()
+    screenshot("05_categories_search")
+    tap(find(picker.minors, Button, "上水井盖"))
+    assert app.manager.current == "new_report"
+    assert screen.category_button.text == "问题类别：部件 · 公用设施类 · 上水井盖 ›"
+
+    screen.description.input.text = "中山广场东侧人行道井盖缺失，有行人跌落危险"
+    tap(find(screen, Button, "拍照"))
+    tap(find(screen, Button, "拍照"))
+    assert len(screen.current_draft().photos) == 2
+    tap(find(screen, Button, "从相册选择"))
+    assert screen.message.text == "未选择照片"  # the worker left the gallery without a choice
+    screenshot("06_new_report")
+
+    tap(find(screen, Button, "手动调整"))
+    popup = app.root_window.children[0]
+    tap(find(popup, Button, "北 10米"))
+    screenshot("07_location_adjust")
+    tap(find(popup, Button, "确定"))
+    fix = screen.current_draft().location
+    assert fix is not None and fix.adjusted and fix.lat == pytest.approx(HERE.lat + 10 / 111_320, abs=1e-6)
+
+    report_id = screen.current_draft().report_id
+    tap(find(screen, Button, "提交"))
+    assert app.manager.current == "outbox"
+    entry = app.service.outbox.get(report_id)
+    assert entry is not None  # in the outbox before (or whether or not) anything was sent
+    outbox = app.screen("outbox")
+    pump_until(lambda: "中山区城市管理局" in _texts(outbox), what="the department in the outbox")
+    assert api.accepted[report_id]["description"] == "中山广场东侧人行道井盖缺失，有行人跌落危险"
+    pump_until(lambda: app.service.outbox.get(report_id).photos_waiting == 0, what="photos uploaded")
+    screenshot("08_outbox_sent")
+
+
+def test_refusals_and_conflicts_are_shown_with_a_way_out(app: FieldApp, fake: tuple[FakeApi, str]) -> None:
+    api, _url = fake
+    refused = complete_draft(app.service, "类别编号已停用的上报")
+    refused.category_code = "9999"
+    app.service.submit(refused)
+    clash = complete_draft(app.service, "手机重装后编号重复的上报")
+    api.accepted[clash.report_id] = {"report_id": clash.report_id, "description": "另一份内容"}
+    app.service.submit(clash)
+    app.go("outbox")
+    outbox = app.screen("outbox")
+    pump_until(lambda: "编号冲突" in _texts(outbox) and "服务器拒收" in _texts(outbox), what="both failures")
+    assert "失败（服务器拒收）：类别：unknown category" in _texts(outbox)
+    screenshot("09_outbox_failed")
+    tap(find(outbox, Button, "另存为新报告"))
+    pump_until(lambda: app.service.outbox.counts()[ReportStatus.SENT] == 2, what="the resubmitted copy sent")
+    assert app.service.outbox.get(clash.report_id).superseded_by is not None  # type: ignore[union-attr]
+
+
+def test_offline_reports_wait_and_go_when_the_network_returns(
+    app: FieldApp, fake: tuple[FakeApi, str]
+) -> None:
+    api, _url = fake
+    api.offline = True
+    waiting = app.service.submit(complete_draft(app.service, "离线时保存的上报"))
+    app.go("home")
+    home = app.screen("home")
+    pump_until(lambda: app.service.offline_reason is not None, what="the app noticing it is offline")
+    app.refresh()
+    pump()
+    assert "离线" in home.network.text and home.counters["waiting"].number.text == "1"
+    screenshot("10_home_offline")
+    api.offline = False
+    pump_until(
+        lambda: app.service.outbox.get(waiting.report_id).status is ReportStatus.SENT,  # type: ignore[union-attr]
+        what="the waiting report sent after the network came back",
+    )
+    assert waiting.report_id in api.accepted
+
+
+def test_no_location_tells_the_worker_what_to_do(app: FieldApp) -> None:
+    app.location = FixedLocation(error=NO_LOCATION_ON_DEVICE)
+    app.go("new_report")
+    screen = app.screen("new_report")
+    pump()
+    assert screen.location_error.text == NO_LOCATION_ON_DEVICE
+    tap(find(screen, Button, "提交"))
+    assert screen.category_error.text == "请选择问题类别"
+    screenshot("11_new_report_no_location")
+    app.location = FixedLocation(HERE)
+
+
+def test_settings_and_tasks_screens(app: FieldApp) -> None:
+    app.go("settings")
+    pump()
+    settings = app.screen("settings")
+    assert "本机已有问题类别：11 个" in settings.categories.text
+    screenshot("12_settings")
+    app.go("tasks")
+    pump()
+    assert "暂无核查任务" in _texts(app.screen("tasks"))
+    screenshot("13_tasks")
+    app.go("home")
+    pump()
+    screenshot("14_home_after")
+
+
+def _texts(root: object) -> str:
+    return "\n".join(str(w.text) for w in root.walk() if isinstance(w, Label))  # type: ignore[attr-defined]
+
+
+def test_every_screen_has_a_screenshot(app: FieldApp) -> None:
+    from tests.field_app.ui.driver import SCREENS_DIR
+
+    names = {path.stem for path in Path(SCREENS_DIR).glob("*.png")}
+    assert {"00_signin", "02_home", "03_categories_component", "06_new_report", "08_outbox_sent"} <= names
+    assert {"12_settings", "13_tasks", "07_location_adjust"} <= names
