@@ -1,0 +1,88 @@
+"""The app's payloads and the answers it reads, checked against the API's own OpenAPI schema.
+
+This test may import `api` (it lives in tests/); the app itself never does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from field_app.core.models import build_payload
+from field_app.core.service import FieldService
+from tests.field_app.conftest import complete_draft
+from tests.field_app.openapi_check import problems
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def request_schema(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    return spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+
+
+def response_schema(spec: dict[str, Any], path: str, method: str, status: str) -> dict[str, Any]:
+    return spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+
+
+def properties(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return dict(schema.get("properties", {}))
+
+
+def test_report_payload_matches_the_intake_schema(
+    spec: dict[str, Any], service: FieldService, photo: Path
+) -> None:
+    schema = request_schema(spec, "/api/v1/reports", "post")
+    bare = complete_draft(service, description="")
+    assert problems(build_payload(bare, observed_at=datetime.now().astimezone()), schema, spec) == []
+    full = complete_draft(service)
+    service.attach_photo(full, photo)
+    payload = build_payload(full, observed_at=datetime.now().astimezone())
+    assert problems(payload, schema, spec) == []
+
+
+def test_the_checker_catches_what_the_api_would_refuse(spec: dict[str, Any], service: FieldService) -> None:
+    schema = request_schema(spec, "/api/v1/reports", "post")
+    payload = build_payload(complete_draft(service), observed_at=datetime.now().astimezone())
+    broken = {**payload, "location": {**payload["location"], "lat": 120.0}, "extra": 1}
+    del broken["report_id"]
+    assert sorted(problems(broken, schema, spec)) == [
+        "$.extra: not allowed",
+        "$.location.lat: above 90.0",
+        "$.report_id: required",
+    ]
+
+
+def test_saved_outbox_payload_is_what_is_sent(spec: dict[str, Any], service: FieldService) -> None:
+    entry = service.submit(complete_draft(service))
+    assert problems(entry.payload, request_schema(spec, "/api/v1/reports", "post"), spec) == []
+
+
+def test_status_answer_has_every_field_the_app_reads(spec: dict[str, Any]) -> None:
+    status = properties(spec, response_schema(spec, "/api/v1/reports/{report_id}", "get", "200"))
+    assert {"report_id", "status", "area", "department", "triage_reason"} <= set(status)
+    assert status["status"]["enum"] == ["accepted", "routed", "triage"]
+    area = properties(spec, status["area"])
+    assert {"city", "district", "township", "community"} <= set(area)
+    department = next(s for s in status["department"]["anyOf"] if "$ref" in s)
+    assert {"code", "name"} <= set(properties(spec, department))
+
+
+def test_category_list_has_every_field_the_picker_reads(spec: dict[str, Any]) -> None:
+    schema = response_schema(spec, "/api/v1/categories", "get", "200")
+    assert schema["type"] == "array"
+    assert {"code", "name", "kind", "major_code", "major_name"} <= set(properties(spec, schema["items"]))
+
+
+def test_photo_endpoints_exist_as_the_app_calls_them(spec: dict[str, Any]) -> None:
+    put = spec["paths"]["/api/v1/reports/{report_id}/attachments/{sha256}"]["put"]
+    assert {"201", "308", "413", "415", "422"} <= set(put["responses"])
+    assert "post" in spec["paths"]["/api/v1/reports/{report_id}/attachments"]
