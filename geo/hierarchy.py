@@ -10,7 +10,7 @@ import shapely
 from geo.boundaries import district_polygons
 from geo.divisions import Division, load_divisions
 from geo.schemas import AreaSpec, Level
-from geo.synthetic import CommunityPlan, TownshipPlan, as_multipolygon, grid_code, synthesize_district
+from geo.synthetic import CommunityPlan, DistrictPlan, TownshipPlan, as_multipolygon, grid_code, synthesize
 
 DEFAULT_SEED = 2102
 # One grid cell per about this many residents, as urban 网格 are commonly cut at a few hundred households;
@@ -63,8 +63,8 @@ def _area(division: Division, geometry: object, *, synthetic: bool) -> AreaSpec:
     )
 
 
-@cache
-def _build(seed: int, grids_per_community: int | None) -> tuple[AreaSpec, ...]:
+def build_areas(*, seed: int = DEFAULT_SEED, grids_per_community: int | None = None) -> list[AreaSpec]:
+    """Build every Dalian area from the shipped codes and the installed district boundaries (uncached)."""
     divisions = load_divisions()
     children: dict[str | None, list[Division]] = defaultdict(list)
     for division in divisions:
@@ -76,21 +76,18 @@ def _build(seed: int, grids_per_community: int | None) -> tuple[AreaSpec, ...]:
     if missing:
         raise LookupError(f"no boundary for districts {missing} in the installed geotool-cn package")
 
-    shapes: dict[str, object] = {}
     grid_counts: dict[str, int] = {}
+    plans = []
     for district in districts:
-        plans = []
+        townships = []
         for township in children[district.code]:
             communities = []
             for community in children[township.code]:
                 grid_counts[community.code] = grids_for(community, grids_per_community)
                 communities.append(CommunityPlan(community.code, community.kind, grid_counts[community.code]))
-            plans.append(TownshipPlan(township.code, tuple(communities)))
-        shapes.update(
-            synthesize_district(
-                polygons[district.code[:6]], plans, seed=seed, district_code=district.code[:6]
-            )
-        )
+            townships.append(TownshipPlan(township.code, tuple(communities)))
+        plans.append(DistrictPlan(district.code, polygons[district.code[:6]], tuple(townships)))
+    shapes = synthesize(plans, seed=seed)
 
     areas = [_area(city, as_multipolygon(shapely.union_all(list(polygons.values()))), synthetic=False)]
     areas += [_area(d, polygons[d.code[:6]], synthetic=False) for d in districts]
@@ -113,7 +110,12 @@ def _build(seed: int, grids_per_community: int | None) -> tuple[AreaSpec, ...]:
                     population_estimated=community.population_estimated,
                 )
             )
-    return tuple(areas)
+    return areas
+
+
+@cache
+def _cached(seed: int, grids_per_community: int | None) -> tuple[AreaSpec, ...]:
+    return tuple(build_areas(seed=seed, grids_per_community=grids_per_community))
 
 
 def dalian_areas(*, seed: int = DEFAULT_SEED, grids_per_community: int | None = None) -> list[AreaSpec]:
@@ -122,4 +124,4 @@ def dalian_areas(*, seed: int = DEFAULT_SEED, grids_per_community: int | None = 
     The city and its 10 districts carry real boundaries; townships, communities and grid cells carry
     boundaries generated inside them (synthetic=True). Built once per argument set, then served from memory.
     """
-    return list(_build(seed, grids_per_community))
+    return list(_cached(seed, grids_per_community))

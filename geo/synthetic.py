@@ -9,10 +9,11 @@ here is marked synthetic by the caller. How, and why this way:
 2. Split the samples recursively with straight cuts at the exact counts owed: first into townships, then
    each township into its communities, then each community into its grid cells. Cuts keep every unit in
    one compact piece of the map, and neighbouring codes end up next to each other.
-3. One site per grid cell (the sample nearest the middle of its group), one Voronoi diagram of all sites
-   of the district, and every face of (Voronoi edges + district boundary), noded once, goes to the nearest
-   site. Because all faces come from one noding, neighbouring cells share identical vertices, and the
-   faces inside the district cover it entirely: islands are not lost, they join the nearest site.
+3. One site per grid cell (the sample nearest the middle of its group) and one Voronoi diagram of the
+   sites of each district. The Voronoi edges of all districts and all district outlines are noded
+   together, once, and every face inside a district goes to the nearest site of that district. Because
+   all faces come from one noding, neighbouring cells share identical vertices, even across a district
+   line, and the faces inside a district cover it entirely: islands join the nearest site, never lost.
 4. Communities are the coverage union of their grids, townships of their communities, so every level
    tiles its parent exactly (shared edges are bit-identical; only the district outline picks up noded
    vertices, which lie on it up to floating-point noise).
@@ -39,6 +40,7 @@ OTHER_AREA_WEIGHT = 4.0
 SAMPLES_PER_AREA_WEIGHT = 12
 MIN_SAMPLES_PER_GRID = 4  # enough for every grid cell to own a distinct site
 MAX_CUT_TILT = 0.6  # radians off the long axis, so cuts are not all axis-parallel
+CLIP_MARGIN_DEG = 1e-3  # how far (about 100 m) Voronoi edges reach past a district outline before clipping
 
 
 @dataclass(frozen=True)
@@ -116,78 +118,115 @@ def _site_of(points: Points, group: Indices) -> int:
     return int(group[np.argmin(((xy - xy.mean(axis=0)) ** 2).sum(axis=1))])
 
 
-def tile_by_sites(region: MultiPolygon, sites: Points, x_scale: float) -> list[MultiPolygon]:
-    """Cut `region` into the parts nearest each site (Voronoi in a metric-like plane), tiling it exactly.
+def tile_by_sites(
+    regions: Sequence[MultiPolygon], sites: Sequence[Points], x_scale: float
+) -> list[list[MultiPolygon]]:
+    """Cut each region into the parts nearest each of its sites (Voronoi), tiling every region exactly.
 
-    `sites` must lie inside `region`; `x_scale` (cos of the latitude) makes the cells round on the ground.
+    All regions are cut in one noding, so where two regions share an outline the cuts of both land on the
+    same vertices and their tiles meet exactly too. Sites must lie inside their region; regions must come
+    in code order (where real outlines overlap, the lower code keeps the sliver). `x_scale` (cos of the
+    latitude) makes the cells round on the ground.
     """
-    if len(sites) == 1:
-        return [region]
-    metric = sites * (x_scale, 1.0)
+    lines = [shapely.boundary(region) for region in regions]
+    for region, region_sites in zip(regions, sites, strict=True):
+        if len(region_sites) > 1:
+            lines.append(_voronoi_edges(region, region_sites, x_scale))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(lines))))
+    inner = shapely.point_on_surface(faces)
+    face, region_of = shapely.STRtree(list(regions)).query(inner, predicate="within")
+    owner_region = np.full(len(faces), len(regions))
+    np.minimum.at(owner_region, face, region_of)
+    tiles = []
+    for r, region_sites in enumerate(sites):
+        mine = np.flatnonzero(owner_region == r)
+        metric = shapely.points(region_sites * (x_scale, 1.0))
+        probe = shapely.points(shapely.get_coordinates(inner[mine]) * (x_scale, 1.0))
+        owner = shapely.STRtree(metric).query_nearest(probe, all_matches=False)[1]
+        tiles.append(
+            [
+                _merge(faces[mine[owner == site]], f"site {site} of region {r}")
+                for site in range(len(region_sites))
+            ]
+        )
+    return tiles
+
+
+def _voronoi_edges(region: MultiPolygon, sites: Points, x_scale: float) -> BaseGeometry:
+    """Voronoi edges of the sites, computed on the ground-like plane, kept only near the region.
+
+    Edges reach a little past the outline so that they cross it cleanly; the stubs left in a neighbour or
+    the sea are dangles, which polygonize drops.
+    """
     min_x, min_y, max_x, max_y = region.bounds
     margin = 0.01 + 0.1 * max(max_x - min_x, max_y - min_y)
     frame = shapely.box(
         (min_x - margin) * x_scale, min_y - margin, (max_x + margin) * x_scale, max_y + margin
     )
-    edges = shapely.voronoi_polygons(shapely.multipoints(metric), extend_to=frame, only_edges=True)
+    edges = shapely.voronoi_polygons(
+        shapely.multipoints(sites * (x_scale, 1.0)), extend_to=frame, only_edges=True
+    )
     edges = shapely.transform(edges, lambda xy: xy / (x_scale, 1.0))
-    noded = shapely.node(shapely.geometrycollections([edges, region.boundary]))
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    inner = shapely.get_coordinates(shapely.point_on_surface(faces))
-    shapely.prepare(region)
-    keep = shapely.contains_xy(region, inner[:, 0], inner[:, 1])
-    faces, inner = faces[keep], inner[keep]
-    tree = shapely.STRtree(shapely.points(metric))
-    owner = tree.query_nearest(shapely.points(inner * (x_scale, 1.0)), all_matches=False)[1]
-    order = np.argsort(owner, kind="stable")
-    bounds = np.searchsorted(owner[order], np.arange(len(sites) + 1))
-    tiles = []
-    for site in range(len(sites)):
-        mine = faces[order[bounds[site] : bounds[site + 1]]]
-        if len(mine) == 0:
-            raise ValueError(f"site {site} owns no part of the region (is it inside?)")
-        tiles.append(as_multipolygon(mine[0] if len(mine) == 1 else shapely.coverage_union_all(mine)))
-    return tiles
+    return shapely.intersection(edges, shapely.buffer(region, CLIP_MARGIN_DEG, quad_segs=2))
 
 
-def merge_tiles(tiles: Sequence[MultiPolygon]) -> MultiPolygon:
+def _merge(tiles: npt.NDArray[np.object_] | Sequence[BaseGeometry], what: str) -> MultiPolygon:
     """Union of tiles that share exact edges (a valid coverage), as one unit's boundary."""
+    if len(tiles) == 0:
+        raise ValueError(f"{what} owns no part of its region (does it lie inside?)")
     return as_multipolygon(tiles[0] if len(tiles) == 1 else shapely.coverage_union_all(list(tiles)))
 
 
-def synthesize_district(
-    district: MultiPolygon, townships: Sequence[TownshipPlan], *, seed: int, district_code: str
-) -> dict[str, MultiPolygon]:
-    """Boundaries for every township, community and grid of one district, keyed by code."""
-    rng = np.random.default_rng([seed, int(district_code)])
-    owed = [[samples_owed(c) for c in t.communities] for t in townships]
-    points = sample_inside(district, sum(map(sum, owed)), rng)
-    x_scale = math.cos(math.radians((district.bounds[1] + district.bounds[3]) / 2))
+@dataclass(frozen=True)
+class DistrictPlan:
+    code: str
+    boundary: MultiPolygon
+    townships: tuple[TownshipPlan, ...]
+
+
+_Layout = list[tuple[TownshipPlan, list[tuple[CommunityPlan, int]]]]  # each community with its first site
+
+
+def _place_sites(district: DistrictPlan, seed: int, x_scale: float) -> tuple[Points, _Layout]:
+    """One site per grid cell, placed by splitting area-weighted samples township → community → grid."""
+    rng = np.random.default_rng([seed, int(district.code)])
+    owed = [[samples_owed(c) for c in t.communities] for t in district.townships]
+    points = sample_inside(district.boundary, sum(map(sum, owed)), rng)
     metric = points * (x_scale, 1.0)
-    everyone = np.arange(len(points))
     sites: list[int] = []
-    layout: list[tuple[TownshipPlan, list[tuple[CommunityPlan, int]]]] = []  # (community, first site)
+    layout: _Layout = []
+    township_groups = split_counts(metric, np.arange(len(points)), [sum(o) for o in owed], rng)
     for township, township_owed, township_members in zip(
-        townships, owed, split_counts(metric, everyone, [sum(o) for o in owed], rng), strict=True
+        district.townships, owed, township_groups, strict=True
     ):
         placed = []
-        for community, members in zip(
-            township.communities, split_counts(metric, township_members, township_owed, rng), strict=True
-        ):
+        community_groups = split_counts(metric, township_members, township_owed, rng)
+        for community, members in zip(township.communities, community_groups, strict=True):
             share, extra = divmod(len(members), community.grids)
             counts = [share + (1 if i < extra else 0) for i in range(community.grids)]
             placed.append((community, len(sites)))
             sites += [_site_of(metric, group) for group in split_counts(metric, members, counts, rng)]
         layout.append((township, placed))
-    tiles = tile_by_sites(district, points[sites], x_scale)
+    return points[sites], layout
+
+
+def synthesize(districts: Sequence[DistrictPlan], *, seed: int) -> dict[str, MultiPolygon]:
+    """Boundaries for every township, community and grid cell of the districts, keyed by code.
+
+    Districts must come in code order. The same districts, plans and seed always give the same shapes.
+    """
+    min_y = min(d.boundary.bounds[1] for d in districts)
+    max_y = max(d.boundary.bounds[3] for d in districts)
+    x_scale = math.cos(math.radians((min_y + max_y) / 2))
+    placed = [_place_sites(district, seed, x_scale) for district in districts]
+    tiles = tile_by_sites([d.boundary for d in districts], [sites for sites, _ in placed], x_scale)
     shapes: dict[str, MultiPolygon] = {}
-    for township, placed in layout:
-        community_shapes = []
-        for community, first in placed:
-            grid_tiles = tiles[first : first + community.grids]
-            for sequence, tile in enumerate(grid_tiles, start=1):
-                shapes[grid_code(community.code, sequence)] = tile
-            shapes[community.code] = merge_tiles(grid_tiles)
-            community_shapes.append(shapes[community.code])
-        shapes[township.code] = merge_tiles(community_shapes)
+    for district_tiles, (_, layout) in zip(tiles, placed, strict=True):
+        for township, communities in layout:
+            for community, first in communities:
+                grid_tiles = district_tiles[first : first + community.grids]
+                for sequence, tile in enumerate(grid_tiles, start=1):
+                    shapes[grid_code(community.code, sequence)] = tile
+                shapes[community.code] = _merge(grid_tiles, community.code)
+            shapes[township.code] = _merge([shapes[c.code] for c, _ in communities], township.code)
     return shapes
