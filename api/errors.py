@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 
 class GridflowError(Exception):
@@ -34,11 +35,16 @@ class BrokerUnavailable(GridflowError):
     code = "broker_unavailable"
 
 
+class DatabaseUnavailable(GridflowError):
+    code = "database_unavailable"
+
+
 DEFAULT_STATUS_CODES: dict[type[GridflowError], int] = {
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 422,
     BrokerUnavailable: 503,
+    DatabaseUnavailable: 503,
 }
 RETRY_AFTER_S = 5
 
@@ -62,3 +68,11 @@ def add_exception_handlers(
             return JSONResponse(_body(exc, status), status_code=status, headers=headers)
 
         app.add_exception_handler(exc_type, handler)
+
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        # A read while PostGIS restarts: the client should retry, as after any 503.
+        error = DatabaseUnavailable("数据库暂不可用，请稍后重试 (database unavailable)")
+        return JSONResponse(_body(error, 503), status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    for db_error in (OperationalError, InterfaceError):
+        app.add_exception_handler(db_error, database_down)
