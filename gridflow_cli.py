@@ -47,7 +47,9 @@ def run_api(host: str = typer.Option(None), port: int = typer.Option(None)) -> N
     from infra.settings import get_settings
 
     settings = get_settings()
-    uvicorn.run("api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port)
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port
+    )
 
 
 @app.command("worker")

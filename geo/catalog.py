@@ -23,7 +23,9 @@ _MAJORS: dict[str, tuple[CategoryKind, str]] = {
     "206": (CategoryKind.EVENT, "社区事务类"),
 }
 
-# code, name, responsible department kind, level that handles it, deadline (hours), legal basis
+# code, name, responsible department kind, level that handles it, deadline (hours), legal basis;
+# one duty a line, as the list reads.
+# fmt: off
 _DUTIES: tuple[tuple[str, str, str, Level, int, str], ...] = (
     ("10101", "上水井盖", "water", Level.DISTRICT, 24, "《城市供水条例》第三十二条"),
     ("10102", "污水井盖", "water", Level.DISTRICT, 24, "《城镇排水与污水处理条例》第四十二条"),
@@ -60,6 +62,7 @@ _DUTIES: tuple[tuple[str, str, str, Level, int, str], ...] = (
     ("20602", "困难群众求助", "civil_affairs", Level.DISTRICT, 72, "《社会救助暂行办法》第五十条"),
     ("20603", "消防安全隐患", "emergency", Level.DISTRICT, 12, "《中华人民共和国消防法》第五十三条"),
 )
+# fmt: on
 
 DEPARTMENT_KINDS: dict[str, str] = {
     "urban_management": "城市管理局",
@@ -93,7 +96,9 @@ def duty_rules() -> list[DutyRule]:
     for code, _name, kind, level, hours, basis in _DUTIES:
         levels = [level, Level.DISTRICT] if level is Level.TOWNSHIP else [level]
         rules += [
-            DutyRule(category_code=code, level=lv, department_kind=kind, deadline_hours=hours, legal_basis=basis)
+            DutyRule(
+                category_code=code, level=lv, department_kind=kind, deadline_hours=hours, legal_basis=basis
+            )
             for lv in levels
         ]
     return rules

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from geo.schemas import Department, DutyRule, Level, Location
+from geo.schemas import Department, DutyRule, Location
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ Revision ID: 0001
 Revises: (none)
 """
 
-from alembic import op
-import sqlalchemy as sa
 import geoalchemy2
+import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0001"
