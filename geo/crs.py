@@ -95,24 +95,33 @@ def gcj02_to_bd09_many(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Array, A
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def _invert(target_lon: Array, target_lat: Array, forward: _Forward) -> tuple[Array, Array]:
-    """Inverse of a small smooth shift: move the guess by what the forward shift still misses."""
+def _invert(lon_in: npt.ArrayLike, lat_in: npt.ArrayLike, forward: _Forward) -> tuple[Array, Array]:
+    """Inverse of a small smooth shift: move the guess by what the forward shift still misses.
+
+    Each point stops on its own once its error is below tolerance, so a point converts to the same value
+    alone or in a batch.
+    """
+    target_lon = np.atleast_1d(np.asarray(lon_in, dtype=np.float64))
+    target_lat = np.atleast_1d(np.asarray(lat_in, dtype=np.float64))
     lon, lat = target_lon.copy(), target_lat.copy()
+    active = np.arange(len(lon))
     for _ in range(_INVERSE_MAX_STEPS):
-        got_lon, got_lat = forward(lon, lat)
-        err_lon, err_lat = target_lon - got_lon, target_lat - got_lat
-        lon, lat = lon + err_lon, lat + err_lat
-        if float(np.max(np.abs(err_lon) + np.abs(err_lat), initial=0.0)) < _INVERSE_TOLERANCE_DEG:
+        got_lon, got_lat = forward(lon[active], lat[active])
+        err_lon, err_lat = target_lon[active] - got_lon, target_lat[active] - got_lat
+        lon[active] += err_lon
+        lat[active] += err_lat
+        active = active[np.abs(err_lon) + np.abs(err_lat) >= _INVERSE_TOLERANCE_DEG]
+        if len(active) == 0:
             break
     return lon, lat
 
 
 def gcj02_to_wgs84_many(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Array, Array]:
-    return _invert(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64), wgs84_to_gcj02_many)
+    return _invert(lon, lat, wgs84_to_gcj02_many)
 
 
 def bd09_to_gcj02_many(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Array, Array]:
-    return _invert(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64), gcj02_to_bd09_many)
+    return _invert(lon, lat, gcj02_to_bd09_many)
 
 
 def to_wgs84_many(lon: npt.ArrayLike, lat: npt.ArrayLike, crs: str | Crs) -> tuple[Array, Array]:
