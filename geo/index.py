@@ -40,6 +40,13 @@ Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
 
 
+def _finite_number(value: float, name: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: must be a finite number, got {value}")
+    return number
+
+
 def _finite(values: npt.ArrayLike, name: str) -> Floats:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
@@ -70,9 +77,10 @@ class _Lattice:
     def __init__(self, bounds: Floats) -> None:
         self.x0, self.y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
         extent_x, extent_y = float(bounds[:, 2].max()) - self.x0, float(bounds[:, 3].max()) - self.y0
-        # Cells about half the median leaf: few candidates per cell, few cells per leaf.
+        # Cells a quarter of the median leaf: about 2 candidates per point on land and 3 in the dense urban
+        # core (measured on Dalian), for a lattice of a few MB.
         typical = float(np.median(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])))
-        size = max(typical / 2, math.sqrt(extent_x * extent_y / _BUCKETS_MAX), 1e-9)
+        size = max(typical / 4, math.sqrt(extent_x * extent_y / _BUCKETS_MAX), 1e-9)
         self.size = size
         self.nx, self.ny = int(extent_x / size) + 1, int(extent_y / size) + 1
         ix0, iy0 = self._cell_xy(bounds[:, 0], bounds[:, 1])
@@ -149,7 +157,7 @@ class AreaIndex:
 
     def locate(self, lon: float, lat: float, accuracy_m: float | None = None) -> Location | None:
         """Where one point lies, or None outside the jurisdiction; see the module notes for the rules."""
-        x, y = float(_finite([lon], "lon")[0]), float(_finite([lat], "lat")[0])
+        x, y = _finite_number(lon, "lon"), _finite_number(lat, "lat")
         if accuracy_m is not None and not (math.isfinite(accuracy_m) and accuracy_m >= 0):
             raise ValueError(f"accuracy_m: must be a finite distance >= 0, got {accuracy_m}")
         leaf = self._leaf_at(x, y)
