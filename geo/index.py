@@ -19,7 +19,7 @@ Rules, shared with the PostGIS locator (`geo.locate_db`):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -229,10 +229,10 @@ class AreaIndex:
         keep = metres <= distance_m
         return near[keep], metres[keep]
 
-    def _sphere_distance(self, xs: Floats, ys: Floats, leaves: Sequence[int] | Ints) -> Floats:
+    def _sphere_distance(self, xs: Floats, ys: Floats, leaves: Ints) -> Floats:
         """Great-circle distance from each point to the nearest point of its leaf (found in the plane)."""
         points = shapely.points(xs * self._kx, ys * _M_PER_DEG)
-        lines = shapely.shortest_line(points, self._plane[np.asarray(leaves, dtype=np.intp)])
+        lines = shapely.shortest_line(points, self._plane[leaves])
         ends = shapely.get_coordinates(shapely.get_point(lines, 1))
         return haversine_m(xs, ys, ends[:, 0] / self._kx, ends[:, 1] / _M_PER_DEG)
 
@@ -240,9 +240,9 @@ class AreaIndex:
         """Estimated memory held by the index (both geometry copies, prepared indexes, lattice, tables).
 
         GEOS memory is invisible to Python's allocator tracking, so this counts what is stored: 24 bytes
-        per coordinate (GEOS keeps a third ordinate) and 64 per segment of a prepared point-in-polygon
-        index, plus fixed costs per geometry and per cached Location. benchmarks/locate_bench.py measures
-        the process's resident memory beside it.
+        per coordinate (GEOS keeps room for a third ordinate), 64 per segment of a prepared
+        point-in-polygon index, fixed costs per geometry and per cached Location. It errs high:
+        benchmarks/locate_bench.py measures the process's resident growth beside it.
         """
         coords = int(shapely.get_num_coordinates(self._geoms).sum())
         parts = int(shapely.get_num_geometries(self._geoms).sum())
