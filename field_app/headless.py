@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", required=True)
     parser.add_argument("--worker", default="wg-headless")
     parser.add_argument("--cycles", type=int, default=1, help="reports to save in total, across restarts")
-    parser.add_argument("--category", default="0101")
+    parser.add_argument("--category", default="10101", help="a code from GET /api/v1/categories")
     parser.add_argument("--label", default="无窗口上报")
     parser.add_argument("--photo", help="a JPEG/PNG/WebP file to attach")
     parser.add_argument("--photo-every", type=int, default=0, help="attach the photo to every Nth report")

@@ -49,7 +49,7 @@ def photo(tmp_path: Path) -> Path:
 
 def complete_draft(service: FieldService, description: str = "井盖缺失，行人易跌落") -> Draft:
     draft = service.new_draft()
-    draft.category_code, draft.category_name = "0101", "上水井盖"
+    draft.category_code, draft.category_name = "10101", "上水井盖"
     draft.description = description
     draft.location = ZHONGSHAN_SQUARE
     return draft

@@ -21,42 +21,49 @@ import httpx
 
 from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored, UploadProblem
 
+# Codes as in geo/catalog.py: kind (1 部件, 2 事件) + 大类 + 小类.
 CATEGORIES = [
-    {"code": "0101", "name": "上水井盖", "kind": "component", "major_code": "01", "major_name": "公用设施类"},
-    {"code": "0102", "name": "污水井盖", "kind": "component", "major_code": "01", "major_name": "公用设施类"},
-    {"code": "0103", "name": "雨水箅子", "kind": "component", "major_code": "01", "major_name": "公用设施类"},
     {
-        "code": "0201",
-        "name": "交通信号灯",
+        "code": "10101",
+        "name": "上水井盖",
         "kind": "component",
-        "major_code": "02",
+        "major_code": "101",
+        "major_name": "公用设施类",
+    },
+    {
+        "code": "10102",
+        "name": "污水井盖",
+        "kind": "component",
+        "major_code": "101",
+        "major_name": "公用设施类",
+    },
+    {
+        "code": "10103",
+        "name": "雨水箅子",
+        "kind": "component",
+        "major_code": "101",
+        "major_name": "公用设施类",
+    },
+    {
+        "code": "10201",
+        "name": "道路破损",
+        "kind": "component",
+        "major_code": "102",
         "major_name": "道路交通类",
     },
-    {"code": "0202", "name": "护栏", "kind": "component", "major_code": "02", "major_name": "道路交通类"},
-    {"code": "0301", "name": "行道树", "kind": "component", "major_code": "03", "major_name": "园林绿化类"},
-    {"code": "100101", "name": "暴露垃圾", "kind": "event", "major_code": "1001", "major_name": "市容环境类"},
+    {"code": "10204", "name": "护栏", "kind": "component", "major_code": "102", "major_name": "道路交通类"},
+    {"code": "10401", "name": "行道树", "kind": "component", "major_code": "104", "major_name": "园林绿化类"},
+    {"code": "20102", "name": "暴露垃圾", "kind": "event", "major_code": "201", "major_name": "市容环境类"},
+    {"code": "20103", "name": "道路不洁", "kind": "event", "major_code": "201", "major_name": "市容环境类"},
     {
-        "code": "100102",
-        "name": "积存垃圾渣土",
+        "code": "20201",
+        "name": "违规张贴小广告",
         "kind": "event",
-        "major_code": "1001",
-        "major_name": "市容环境类",
-    },
-    {
-        "code": "100201",
-        "name": "非法小广告",
-        "kind": "event",
-        "major_code": "1002",
+        "major_code": "202",
         "major_name": "宣传广告类",
     },
-    {
-        "code": "100301",
-        "name": "无照经营游商",
-        "kind": "event",
-        "major_code": "1003",
-        "major_name": "街面秩序类",
-    },
-    {"code": "100302", "name": "占道经营", "kind": "event", "major_code": "1003", "major_name": "街面秩序类"},
+    {"code": "20501", "name": "占道经营", "kind": "event", "major_code": "205", "major_name": "街面秩序类"},
+    {"code": "20504", "name": "无照经营", "kind": "event", "major_code": "205", "major_name": "街面秩序类"},
 ]
 DEPARTMENT = {"code": "210202-CG", "name": "中山区城市管理局"}
 AREA = {"city": "210200000000", "district": "210202000000", "township": "210202001000", "community": None}

@@ -26,7 +26,7 @@ def test_payload_matches_the_intake_contract(service: FieldService, photo: Path)
     assert payload == {
         "report_id": draft.report_id,
         "reporter_id": "wg-0001",
-        "category": "0101",
+        "category": "10101",
         "description": "井盖缺失，行人易跌落",
         "location": {"lon": 121.6447, "lat": 38.9206, "accuracy_m": 8.0, "crs": "wgs84"},
         "observed_at": "2026-11-25T09:30:00+08:00",
@@ -49,7 +49,9 @@ def test_observed_at_without_timezone_is_refused(service: FieldService) -> None:
 def test_saved_report_survives_reopening_the_database(tmp_path: Path) -> None:
     clock = FakeClock()
     db = Database(tmp_path / "o.sqlite3")
-    draft = Draft(reporter_id="wg-1", category_code="0101", description="井盖缺失", location=ZHONGSHAN_SQUARE)
+    draft = Draft(
+        reporter_id="wg-1", category_code="10101", description="井盖缺失", location=ZHONGSHAN_SQUARE
+    )
     Outbox(db, clock).save(draft, observed_at=SEEN)
     db.close()
     reopened = Outbox(Database(tmp_path / "o.sqlite3"), clock)

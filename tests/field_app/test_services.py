@@ -47,10 +47,10 @@ def test_conflict_body_gives_its_message() -> None:
 
 def test_category_search_finds_minor_classes_by_name_and_major(service: FieldService) -> None:
     assert service.refresh_categories() == 11
-    assert [c.code for c in service.catalog.search("井盖")] == ["0101", "0102"]
+    assert [c.code for c in service.catalog.search("井盖")] == ["10101", "10102"]
     assert [c.name for c in service.catalog.search("街面 占道")] == ["占道经营"]
-    assert service.catalog.majors("component")[0] == ("01", "公用设施类")
-    assert [c.name for c in service.catalog.minors("1002")] == ["非法小广告"]
+    assert service.catalog.majors("component")[0] == ("101", "公用设施类")
+    assert [c.name for c in service.catalog.minors("202")] == ["违规张贴小广告"]
 
 
 def test_categories_stay_cached_when_offline(service: FieldService, fake_api) -> None:  # type: ignore[no-untyped-def]

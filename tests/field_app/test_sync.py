@@ -110,7 +110,7 @@ def test_resend_after_a_lost_answer_is_counted_once(service: FieldService, fake_
 
 
 def test_triage_shows_the_reason(service: FieldService, fake_api: FakeApi) -> None:
-    fake_api.triage_categories.add("0101")
+    fake_api.triage_categories.add("10101")
     entry = service.submit(complete_draft(service))
     service.sync_now()
     line = status_line(service.outbox.get(entry.report_id))  # type: ignore[arg-type]
