@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -83,11 +84,11 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def execute(self, sql: str, params: tuple | dict = ()) -> int:
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> int:
         with self._lock:
             return self._conn.execute(sql, params).rowcount
 

@@ -62,9 +62,13 @@ def test_killed_app_delivers_every_report_once_to_the_real_system(
     }
     assert stored == ids  # the server holds exactly the phone's reports: none lost, none invented
     with httpx.Client(base_url=live_system.api_url, timeout=10) as client:
+
+        def decided(report_id: str) -> bool:
+            answer = client.get(f"/api/v1/reports/{report_id}")
+            return answer.status_code == 200 and answer.json()["status"] in ("routed", "triage")
+
         for report_id in sorted(ids)[:20]:
-            answer = client.get(f"/api/v1/reports/{report_id}").json()
-            assert answer["status"] in ("routed", "triage")
+            wait_until(lambda rid=report_id: decided(rid), timeout=60, what=f"{report_id} routed or triaged")
         for entry in run.entries:
             for attachment in entry.attachments:
                 assert attachment.uploaded

@@ -7,11 +7,12 @@ from typing import Any
 from kivy.metrics import sp
 from kivy.uix.boxlayout import BoxLayout
 
+from field_app import __version__
 from field_app.core.service import SignInError
 from field_app.ui.screens.base import AppScreen
 from field_app.ui.widgets import BLUE, GREY, RED, Field, FlatButton, Header, Page, Text
 
-APP_VERSION = "0.1.0"
+APP_VERSION = __version__
 
 
 class SettingsScreen(AppScreen):
