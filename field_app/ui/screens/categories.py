@@ -68,10 +68,10 @@ class CategoryScreen(AppScreen):
         self.note = Text("", color=GREY, font_size=sp(14))
         page.add_widget(self.note)
         lists = BoxLayout(spacing=dp(6))
-        majors_scroll, self.majors = _list()
-        majors_scroll.size_hint_x = 0.42
+        self.majors_scroll, self.majors = _list()
+        self.majors_scroll.size_hint_x = 0.42
         minors_scroll, self.minors = _list()
-        lists.add_widget(majors_scroll)
+        lists.add_widget(self.majors_scroll)
         lists.add_widget(minors_scroll)
         page.add_widget(lists)
         root.add_widget(page)
@@ -98,6 +98,9 @@ class CategoryScreen(AppScreen):
             self.note.text = "还没有问题类别：请联网后在“设置”中点击“更新问题类别”"
             return
         query = self.search.text.strip()
+        # Search results span 部件 and 事件 and every 大类: the 大类 column steps aside for them.
+        self.majors_scroll.size_hint_x = 0.001 if query else 0.42
+        self.majors_scroll.opacity = 0 if query else 1
         if query:
             found = catalog.search(query)
             self.note.text = f"搜索“{query}”：{len(found)} 个结果" if found else f"没有找到“{query}”"

@@ -49,6 +49,7 @@ def screenshot(name: str) -> Path:
     written = Window.screenshot(name=str(scratch))  # writes shot0001.png and returns that path
     target = SCREENS_DIR / f"{name}.png"
     shutil.move(written, target)
+    assert target.stat().st_size > 5_000, f"{target} looks empty"
     return target
 
 
