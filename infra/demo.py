@@ -40,13 +40,14 @@ DESCRIPTIONS = (
 @dataclass
 class Sampler:
     shapes: list[tuple[str, BaseGeometry]]
+    weights: list[float]
     categories: list[str]
     rng: random.Random
 
     def point(self) -> tuple[float, float]:
         if self.rng.random() < 0.03:
             return self.rng.choice(OUTSIDE)
-        _code, shape = self.rng.choice(self.shapes)
+        _code, shape = self.rng.choices(self.shapes, weights=self.weights)[0]
         minx, miny, maxx, maxy = shape.bounds
         while True:
             lon, lat = self.rng.uniform(minx, maxx), self.rng.uniform(miny, maxy)
@@ -82,16 +83,21 @@ def load_sampler(settings: Settings, seed: int) -> Sampler:
 
     engine = make_sync_engine(settings)
     with engine.connect() as conn:
-        # Urban districts get more reports, as they do in life: sample communities, not districts.
-        rows = (
-            conn.execute(
-                text("SELECT code, ST_AsBinary(geom) FROM areas WHERE level = 'community' ORDER BY code")
-            ).all()
-            or conn.execute(text("SELECT code, ST_AsBinary(geom) FROM areas WHERE level = 'district'")).all()
-        )
+        # Reports follow people: communities are drawn in proportion to their residents.
+        rows = conn.execute(
+            text(
+                "SELECT code, ST_AsBinary(geom), coalesce(population, 1) FROM areas"
+                " WHERE level = 'community' AND geom IS NOT NULL ORDER BY code"
+            )
+        ).all()
         categories = [c for (c,) in conn.execute(text("SELECT code FROM categories ORDER BY code"))]
     engine.dispose()
-    return Sampler([(code, from_wkb(bytes(wkb))) for code, wkb in rows], categories, random.Random(seed))
+    return Sampler(
+        shapes=[(code, from_wkb(bytes(wkb))) for code, wkb, _ in rows],
+        weights=[float(population) for *_, population in rows],
+        categories=categories,
+        rng=random.Random(seed),
+    )
 
 
 def feed(api: str, sampler: Sampler, *, count: int | None, rate: float) -> int:
