@@ -64,11 +64,11 @@ def grid_code(community_code: str, sequence: int) -> str:
 
 
 def as_multipolygon(geom: BaseGeometry) -> MultiPolygon:
+    """Any areal result (Polygon, MultiPolygon, or a collection of them) as one MultiPolygon."""
     if isinstance(geom, MultiPolygon):
         return geom
-    if isinstance(geom, Polygon):
-        return MultiPolygon([geom])
-    return MultiPolygon([part for part in shapely.get_parts(geom) if isinstance(part, Polygon)])
+    parts = shapely.get_parts(shapely.get_parts(geom))  # twice: collections may hold MultiPolygons
+    return MultiPolygon([part for part in parts if isinstance(part, Polygon)])
 
 
 def samples_owed(community: CommunityPlan) -> int:
