@@ -10,7 +10,15 @@ import shapely
 from geo.boundaries import district_polygons
 from geo.divisions import Division, load_divisions
 from geo.schemas import AreaSpec, Level
-from geo.synthetic import CommunityPlan, DistrictPlan, TownshipPlan, as_multipolygon, grid_code, synthesize
+from geo.synthetic import (
+    CommunityPlan,
+    DistrictPlan,
+    TownshipPlan,
+    as_multipolygon,
+    even_split,
+    grid_code,
+    synthesize,
+)
 
 DEFAULT_SEED = 2102
 # One grid cell per about this many residents, as urban 网格 are commonly cut at a few hundred households;
@@ -42,10 +50,7 @@ def grid_name(community_name: str, sequence: int) -> str:
 
 
 def _split_population(total: int | None, parts: int) -> list[int | None]:
-    if total is None:
-        return [None] * parts
-    share, extra = divmod(total, parts)
-    return [share + (1 if i < extra else 0) for i in range(parts)]
+    return [None] * parts if total is None else list(even_split(total, parts))
 
 
 def _area(division: Division, geometry: object, *, synthetic: bool) -> AreaSpec:

@@ -63,6 +63,12 @@ def grid_code(community_code: str, sequence: int) -> str:
     return f"{community_code}{sequence:03d}"
 
 
+def even_split(total: int, parts: int) -> list[int]:
+    """`total` cut into `parts` whole numbers that differ by at most one, the larger ones first."""
+    share, extra = divmod(total, parts)
+    return [share + (1 if i < extra else 0) for i in range(parts)]
+
+
 def as_multipolygon(geom: BaseGeometry) -> MultiPolygon:
     """Any areal result (Polygon, MultiPolygon, or a collection of them) as one MultiPolygon."""
     if isinstance(geom, MultiPolygon):
@@ -202,10 +208,9 @@ def _place_sites(district: DistrictPlan, seed: int, x_scale: float) -> tuple[Poi
         placed = []
         community_groups = split_counts(metric, township_members, township_owed, rng)
         for community, members in zip(township.communities, community_groups, strict=True):
-            share, extra = divmod(len(members), community.grids)
-            counts = [share + (1 if i < extra else 0) for i in range(community.grids)]
             placed.append((community, len(sites)))
-            sites += [_site_of(metric, group) for group in split_counts(metric, members, counts, rng)]
+            groups = split_counts(metric, members, even_split(len(members), community.grids), rng)
+            sites += [_site_of(metric, group) for group in groups]
         layout.append((township, placed))
     return points[sites], layout
 
