@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stream.bulk import bulk_upsert
 from stream.events import CaseState, CaseTransition, ReportRouted, ReportSubmitted
 from stream.router import Decision, case_id_for, transitions_for
 from stream.tables import case_transitions, reports
@@ -54,7 +54,7 @@ async def record_received(
         }
         for r in unique.values()
     ]
-    await conn.execute(insert(reports).values(rows).on_conflict_do_nothing(index_elements=["report_id"]))
+    await bulk_upsert(conn, reports, rows, conflict="(report_id)")
     found = await conn.execute(
         select(reports.c.report_id, reports.c.status, reports.c.content_hash).where(
             reports.c.report_id.in_(list(unique))
@@ -130,20 +130,24 @@ async def apply_decisions(
         first.setdefault(decision.report.report_id, decision)
     if not first:
         return []
-    insert_stmt = insert(reports).values([_decision_row(d, city_code) for d in first.values()])
-    upsert = insert_stmt.on_conflict_do_update(
-        index_elements=["report_id"],
-        set_={name: insert_stmt.excluded[name] for name in _DECISION_COLUMNS},
-        where=and_(
-            reports.c.status == "accepted", reports.c.content_hash == insert_stmt.excluded.content_hash
-        ),
-    ).returning(reports.c.report_id)
-    applied = set((await conn.execute(upsert)).scalars())
+    applied = set(
+        await bulk_upsert(
+            conn,
+            reports,
+            [_decision_row(d, city_code) for d in first.values()],
+            conflict="(report_id)",
+            update=_DECISION_COLUMNS,
+            # The first decision for the original content wins; replays and resubmissions change nothing.
+            where="reports.status = 'accepted' AND reports.content_hash = excluded.content_hash",
+            returning="report_id",
+        )
+    )
     transitions = [t for rid in applied for t in transitions_for(first[rid])]
     if transitions:
-        await conn.execute(
-            insert(case_transitions)
-            .values([t.model_dump(mode="python", exclude={"schema_version"}) for t in transitions])
-            .on_conflict_do_nothing(constraint="case_transitions_once")
+        await bulk_upsert(
+            conn,
+            case_transitions,
+            [t.model_dump(mode="json", exclude={"schema_version"}) for t in transitions],
+            conflict="ON CONSTRAINT case_transitions_once",
         )
     return transitions
