@@ -62,6 +62,7 @@ def _area(division: Division, geometry: object, *, synthetic: bool) -> AreaSpec:
         geometry=geometry,
         synthetic=synthetic,
         mca_code=division.mca_code,
+        mca_name=division.mca_name,
         kind=division.kind,
         population=division.population,
         population_estimated=division.population_estimated,

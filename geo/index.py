@@ -1,43 +1,37 @@
 """In-memory locator: which city, district, township, community and grid cell a WGS-84 point lies in.
 
-Only the leaf units (the grid cells, for `dalian_areas()`) are searched; every level above comes from a
-precomputed parent chain. That is exact because each level is the union of its leaves, and it is what makes
-bulk location cheap.
+The worker's path: built from the areas in PostGIS (`geo.read.read_areas`), rebuilt when their version
+changes, and held to the same rules as the PostGIS locator (`geo.locate_db`) by a parity test. The rules
+(leaves first, covered within 1e-8 degrees, lowest code on shared edges, nearest leaf within 2 km offshore,
+distances in a plane true to scale at the point's latitude) are written down once, in `geo.locate_rules`.
 
-Rules, shared with the PostGIS locator (`geo.locate_db`):
-- covers: a point on an edge is located, never lost.
-- On a shared edge the unit with the lower code wins. Leaves are searched in code order and codes nest
-  (a parent's code is a prefix of its children's), so the lowest covering leaf also has the lowest
-  covering township, district... the rule holds at every level at once.
-- A point outside every leaf but within `offshore_max_m` (default 2,000 m) of one goes to the nearest leaf,
-  with method NEAREST_OFFSHORE and the distance; farther is outside the jurisdiction (None). A point within
-  COVERS_TOLERANCE_M counts as covered: that only absorbs floating-point noise along generated boundaries.
-- With a GPS accuracy, `Location.candidates` lists the other leaves (grid cells) that the accuracy circle
-  touches, nearest first, so a dispatcher can see when the choice was close.
+Only the leaf units are searched; every level above comes from a precomputed parent chain, which is what
+makes bulk location cheap: a lattice over the leaves gives each point its few candidates by arithmetic, with
+no shapely Point made for the common case.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 
+from geo.lattice import Lattice
+from geo.locate_rules import (
+    DEFAULT_OFFSHORE_MAX_M,
+    EDGE_TOLERANCE_DEG,
+    M_PER_DEG,
+    TIE_TOLERANCE_M,
+    metres_per_degree_lon,
+)
 from geo.schemas import AreaSpec, Level, LocateMethod, Location
-
-DEFAULT_OFFSHORE_MAX_M = 2_000.0
-COVERS_TOLERANCE_M = 0.001
-EARTH_RADIUS_M = 6_371_008.8
-_M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
-# The nearest-unit search runs in one plane scaled for the city's middle latitude; across Dalian that is
-# off by at most about 1.5 %, so it searches a little wider and then measures on the sphere.
-_PLANE_MARGIN = 1.05
-_BUCKETS_MAX = 1 << 22  # lattice cells, bounds the lattice's memory to a few tens of MB
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
+Bools = npt.NDArray[np.bool_]
 
 
 def _finite_number(value: float, name: str) -> float:
@@ -57,80 +51,32 @@ def _finite(values: npt.ArrayLike, name: str) -> Floats:
     return array
 
 
-def haversine_m(lon1: Floats, lat1: Floats, lon2: Floats, lat2: Floats) -> Floats:
-    phi1, phi2 = np.radians(lat1), np.radians(lat2)
-    h = (
-        np.sin((phi2 - phi1) / 2) ** 2
-        + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    metres: Floats = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
-    return metres
-
-
-class _Lattice:
-    """A regular lattice over all leaves: each cell lists the leaves whose bounding box touches it.
-
-    Finding the cell of a point is plain arithmetic, so no Point objects are made for the common case; the
-    few candidates per cell are then tested exactly (prepared point-in-polygon).
-    """
-
-    def __init__(self, bounds: Floats) -> None:
-        self.x0, self.y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
-        extent_x, extent_y = float(bounds[:, 2].max()) - self.x0, float(bounds[:, 3].max()) - self.y0
-        # Cells a quarter of the median leaf: about 2 candidates per point on land and 3 in the dense urban
-        # core (measured on Dalian), for a lattice of a few MB.
-        typical = float(np.median(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])))
-        size = max(typical / 4, math.sqrt(extent_x * extent_y / _BUCKETS_MAX), 1e-9)
-        self.size = size
-        self.nx, self.ny = int(extent_x / size) + 1, int(extent_y / size) + 1
-        ix0, iy0 = self._cell_xy(bounds[:, 0], bounds[:, 1])
-        ix1, iy1 = self._cell_xy(bounds[:, 2], bounds[:, 3])
-        widths, heights = ix1 - ix0 + 1, iy1 - iy0 + 1
-        per_leaf = widths * heights
-        leaf = np.repeat(np.arange(len(bounds)), per_leaf)
-        offset = np.arange(len(leaf)) - np.repeat(np.cumsum(per_leaf) - per_leaf, per_leaf)
-        cell = (np.repeat(iy0, per_leaf) + offset // np.repeat(widths, per_leaf)) * self.nx + (
-            np.repeat(ix0, per_leaf) + offset % np.repeat(widths, per_leaf)
-        )
-        order = np.argsort(cell, kind="stable")  # stable: candidates stay in code order within a cell
-        self.leaves: Ints = leaf[order]
-        self.starts: Ints = np.searchsorted(cell[order], np.arange(self.nx * self.ny + 1))
-
-    def _cell_xy(self, xs: Floats, ys: Floats) -> tuple[Ints, Ints]:
-        ix = np.floor((xs - self.x0) / self.size).astype(np.intp)
-        iy = np.floor((ys - self.y0) / self.size).astype(np.intp)
-        return ix, iy
-
-    def pairs(self, xs: Floats, ys: Floats) -> tuple[Ints, Ints]:
-        """(point index, leaf index) for every leaf whose box may hold the point, leaves in code order."""
-        ix, iy = self._cell_xy(xs, ys)
-        inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
-        cell = np.where(inside, iy * self.nx + ix, 0)
-        first = np.where(inside, self.starts[cell], 0)
-        counts = np.where(inside, self.starts[cell + 1] - first, 0)
-        point = np.repeat(np.arange(len(xs)), counts)
-        offset = np.arange(len(point)) - np.repeat(np.cumsum(counts) - counts, counts)
-        return point, self.leaves[np.repeat(first, counts) + offset]
-
-    def candidates(self, x: float, y: float) -> Ints:
-        """The leaves whose box may hold one point (the scalar twin of `pairs`, same arithmetic)."""
-        ix, iy = math.floor((x - self.x0) / self.size), math.floor((y - self.y0) / self.size)
-        if not (0 <= ix < self.nx and 0 <= iy < self.ny):
-            return self.leaves[:0]
-        cell = iy * self.nx + ix
-        return self.leaves[self.starts[cell] : self.starts[cell + 1]]
-
-    def nbytes(self) -> int:
-        return int(self.leaves.nbytes + self.starts.nbytes)
+def _accuracies(values: Sequence[float | None] | None, count: int) -> Floats:
+    """Accuracy radii in metres, NaN where a point has none (None)."""
+    if values is None:
+        return np.full(count, np.nan)
+    array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if array.shape != (count,):
+        raise ValueError(f"accuracies: expected {count} values, got shape {array.shape}")
+    if np.any(array[~np.isnan(array)] < 0) or np.any(np.isinf(array)):
+        raise ValueError("accuracies: must be finite distances >= 0 (or None)")
+    return array
 
 
 class AreaIndex:
     """Locate WGS-84 points in a set of areas; build once per boundary version, then query freely."""
 
-    def __init__(self, areas: Iterable[AreaSpec], *, offshore_max_m: float = DEFAULT_OFFSHORE_MAX_M) -> None:
+    def __init__(
+        self,
+        areas: Iterable[AreaSpec],
+        *,
+        offshore_max_m: float = DEFAULT_OFFSHORE_MAX_M,
+        version: int | None = None,
+    ) -> None:
         if not (math.isfinite(offshore_max_m) and offshore_max_m >= 0):
             raise ValueError(f"offshore_max_m: must be a finite distance >= 0, got {offshore_max_m}")
         self.offshore_max_m = offshore_max_m
+        self.version = version  # the boundaries' version in PostGIS this index was built from, if any
         by_code = {area.code: area for area in areas}
         parents = {area.parent_code for area in by_code.values() if area.geometry is not None}
         leaves = sorted(
@@ -144,11 +90,17 @@ class AreaIndex:
         self.level: Level = max((leaf.level for leaf in leaves), key=lambda level: level.depth)
         self._geoms = np.array([leaf.geometry for leaf in leaves], dtype=object)
         shapely.prepare(self._geoms)
-        self._lattice = _Lattice(shapely.bounds(self._geoms))
-        bounds = shapely.total_bounds(self._geoms)
-        self._kx = _M_PER_DEG * math.cos(math.radians((bounds[1] + bounds[3]) / 2))
-        self._plane = shapely.transform(self._geoms, lambda xy: xy * (self._kx, _M_PER_DEG))
-        self._plane_tree = shapely.STRtree(self._plane)
+        # Boxes grown by the edge tolerance: a point that close to a leaf may belong to it (rule 2).
+        self._boxes = shapely.bounds(self._geoms) + np.array([-1, -1, 1, 1]) * EDGE_TOLERANCE_DEG
+        self._lattice = Lattice(self._boxes)
+        # One plane for the whole index, only to find candidates for the offshore and accuracy searches; the
+        # distances themselves are measured in the plane of each point's own latitude (rule 5).
+        min_lat, max_lat = float(self._boxes[:, 1].min()), float(self._boxes[:, 3].max())
+        self._kx = float(metres_per_degree_lon(np.array([(min_lat + max_lat) / 2]))[0])
+        farthest = min(89.0, max(abs(min_lat), abs(max_lat)) + 0.1)  # 0.1 degree: beyond any bound used
+        self._margin = 1.001 * max(1.0, self._kx / float(metres_per_degree_lon(np.array([farthest]))[0]))
+        plane = shapely.transform(self._geoms, lambda xy: xy * (self._kx, M_PER_DEG))
+        self._plane_tree = shapely.STRtree(plane)
         self._templates: list[Location | None] = [_template(leaf, by_code) for leaf in leaves]
         self._templates.append(None)  # what an index past the last leaf (no leaf found) maps to
 
@@ -156,85 +108,123 @@ class AreaIndex:
         return len(self.codes)
 
     def locate(self, lon: float, lat: float, accuracy_m: float | None = None) -> Location | None:
-        """Where one point lies, or None outside the jurisdiction; see the module notes for the rules."""
+        """Where one point lies, or None outside the jurisdiction; the rules are in `geo.locate_rules`."""
         x, y = _finite_number(lon, "lon"), _finite_number(lat, "lat")
         if accuracy_m is not None and not (math.isfinite(accuracy_m) and accuracy_m >= 0):
             raise ValueError(f"accuracy_m: must be a finite distance >= 0, got {accuracy_m}")
         leaf = self._leaf_at(x, y)
-        location = self._nearest(np.array([x]), np.array([y]))[0] if leaf is None else self._templates[leaf]
+        location = self._offshore(np.array([x]), np.array([y]))[0] if leaf is None else self._templates[leaf]
         if accuracy_m is None or location is None:
             return location
-        chosen = self._position[location.deepest or ""]
-        near, distances = self._within(x, y, accuracy_m)
-        ranked = sorted(
-            (float(d), self.codes[i]) for i, d in zip(near, distances, strict=True) if i != chosen
-        )
-        return location.model_copy(update={"candidates": tuple(code for _, code in ranked)})
+        return self._with_candidates(location, x, y, accuracy_m)
 
     def _leaf_at(self, x: float, y: float) -> int | None:
         """The lowest-coded leaf covering one point (candidates come in code order)."""
         for leaf in self._lattice.candidates(x, y).tolist():
             if shapely.intersects_xy(self._geoms[leaf], x, y):
                 return int(leaf)
+            x0, y0, x1, y1 = self._boxes[leaf]
+            if (
+                x0 <= x <= x1
+                and y0 <= y <= y1
+                and shapely.dwithin(self._geoms[leaf], shapely.Point(x, y), EDGE_TOLERANCE_DEG)
+            ):
+                return int(leaf)
         return None
 
-    def locate_many(self, lons: npt.ArrayLike, lats: npt.ArrayLike) -> list[Location | None]:
-        """Where each point lies (None outside the jurisdiction), in the order given."""
+    def locate_many(
+        self, lons: npt.ArrayLike, lats: npt.ArrayLike, accuracies: Sequence[float | None] | None = None
+    ) -> list[Location | None]:
+        """Where each point lies (None outside the jurisdiction), in the order given; with accuracy radii
+        (metres, None where unknown) each location lists its other candidate leaves."""
         xs, ys = _finite(lons, "lons"), _finite(lats, "lats")
         if xs.shape != ys.shape:
             raise ValueError(f"lons and lats: lengths differ ({len(xs)} and {len(ys)})")
-        point, leaf = self._lattice.pairs(xs, ys)
-        hit = shapely.intersects_xy(self._geoms[leaf], xs[point], ys[point])  # covers, edges included
-        best = np.full(len(xs), len(self.codes), dtype=np.intp)
-        np.minimum.at(best, point[hit], leaf[hit])  # lowest code wins on shared edges
+        radii = _accuracies(accuracies, len(xs))
+        best = self._covering(xs, ys)
         located = list(map(self._templates.__getitem__, best.tolist()))
         missed = np.flatnonzero(best == len(self.codes))
         if len(missed):
-            for i, location in zip(missed.tolist(), self._nearest(xs[missed], ys[missed]), strict=True):
+            for i, location in zip(missed.tolist(), self._offshore(xs[missed], ys[missed]), strict=True):
                 located[i] = location
+        for i in np.flatnonzero(~np.isnan(radii)).tolist():
+            found = located[i]
+            if found is not None:
+                located[i] = self._with_candidates(found, float(xs[i]), float(ys[i]), float(radii[i]))
         return located
 
-    def _nearest(self, xs: Floats, ys: Floats) -> list[Location | None]:
-        """For points no leaf covers: the nearest leaf within the offshore bound, else None."""
+    def _covering(self, xs: Floats, ys: Floats) -> Ints:
+        """Per point, the lowest-coded covering leaf (rules 2 and 3), or len(codes) where none covers."""
+        point, leaf = self._lattice.pairs(xs, ys)
+        px, py = xs[point], ys[point]
+        hit = shapely.intersects_xy(self._geoms[leaf], px, py)  # covers: edges included
+        best = np.full(len(xs), len(self.codes), dtype=np.intp)
+        np.minimum.at(best, point[hit], leaf[hit])
+        # Only a lower-coded leaf that the point misses by at most the tolerance can still win.
+        box = self._boxes[leaf]
+        maybe = ~hit & (leaf < best[point]) & (px >= box[:, 0]) & (px <= box[:, 2])
+        maybe &= (py >= box[:, 1]) & (py <= box[:, 3])
+        if maybe.any():
+            p, lf = point[maybe], leaf[maybe]
+            near = shapely.dwithin(self._geoms[lf], shapely.points(xs[p], ys[p]), EDGE_TOLERANCE_DEG)
+            np.minimum.at(best, p[near], lf[near])
+        return best
+
+    def _offshore(self, xs: Floats, ys: Floats) -> list[Location | None]:
+        """For points no leaf covers: the nearest leaf within the offshore bound, else None (rule 4)."""
         out: list[Location | None] = [None] * len(xs)
-        limit = max(self.offshore_max_m, COVERS_TOLERANCE_M)
-        points = shapely.points(xs * self._kx, ys * _M_PER_DEG)
-        (point, leaf), _ = self._plane_tree.query_nearest(
-            points, max_distance=limit * _PLANE_MARGIN, return_distance=True, all_matches=True
-        )
-        if len(point) == 0:
+        if self.offshore_max_m <= 0 or len(xs) == 0:
             return out
-        order = np.lexsort((leaf, point))  # equally near leaves: the lowest code comes first
-        point, leaf = point[order], leaf[order]
-        first = np.unique(point, return_index=True)[1]
-        point, leaf = point[first], leaf[first]
-        metres = self._sphere_distance(xs[point], ys[point], leaf)
-        for i, j, d in zip(point.tolist(), leaf.tolist(), metres.tolist(), strict=True):
-            template = self._templates[j]
-            if template is None or d > limit:
-                continue
-            if d <= COVERS_TOLERANCE_M:
-                out[i] = template
-            else:
-                out[i] = template.model_copy(
-                    update={"method": LocateMethod.NEAREST_OFFSHORE, "offshore_distance_m": round(d, 1)}
-                )
+        point, leaf = self._near(xs, ys, self.offshore_max_m)
+        metres = self.distances_m(xs[point], ys[point], leaf)
+        keep = metres <= self.offshore_max_m
+        point, leaf, metres = point[keep], leaf[keep], metres[keep]
+        nearest = np.full(len(xs), np.inf)
+        np.minimum.at(nearest, point, metres)
+        tied = metres <= nearest[point] + TIE_TOLERANCE_M
+        chosen = np.full(len(xs), len(self.codes), dtype=np.intp)
+        np.minimum.at(chosen, point[tied], leaf[tied])
+        for i in np.flatnonzero(chosen < len(self.codes)).tolist():
+            template = self._templates[int(chosen[i])]
+            assert template is not None
+            out[i] = template.model_copy(
+                update={
+                    "method": LocateMethod.NEAREST_OFFSHORE,
+                    "offshore_distance_m": round(float(nearest[i]), 1),
+                }
+            )
         return out
 
-    def _within(self, x: float, y: float, distance_m: float) -> tuple[Ints, Floats]:
-        """Leaves within `distance_m` of one point, with their distances on the sphere."""
-        point = shapely.Point(x * self._kx, y * _M_PER_DEG)
-        near = self._plane_tree.query(point, predicate="dwithin", distance=distance_m * _PLANE_MARGIN)
-        metres = self._sphere_distance(np.full(len(near), x), np.full(len(near), y), near)
-        keep = metres <= distance_m
-        return near[keep], metres[keep]
+    def _near(self, xs: Floats, ys: Floats, distance_m: float) -> tuple[Ints, Ints]:
+        """(point, leaf) pairs that may lie within `distance_m` of each other: a superset, from the tree."""
+        points = shapely.points(xs * self._kx, ys * M_PER_DEG)
+        found = self._plane_tree.query(points, predicate="dwithin", distance=distance_m * self._margin)
+        return found[0], found[1]
 
-    def _sphere_distance(self, xs: Floats, ys: Floats, leaves: Ints) -> Floats:
-        """Great-circle distance from each point to the nearest point of its leaf (found in the plane)."""
-        points = shapely.points(xs * self._kx, ys * _M_PER_DEG)
-        lines = shapely.shortest_line(points, self._plane[leaves])
-        ends = shapely.get_coordinates(shapely.get_point(lines, 1))
-        return haversine_m(xs, ys, ends[:, 0] / self._kx, ends[:, 1] / _M_PER_DEG)
+    def distances_m(self, xs: Floats, ys: Floats, leaves: Ints) -> Floats:
+        """Metres from each point to its leaf, in the plane true to scale at the point's latitude (rule 5)."""
+        if len(leaves) == 0:
+            return np.empty(0)
+        kx = metres_per_degree_lon(ys)
+        geoms = self._geoms[leaves]
+        scale = np.repeat(
+            np.column_stack([kx, np.full(len(kx), M_PER_DEG)]), shapely.get_num_coordinates(geoms), 0
+        )
+        local = shapely.transform(geoms, lambda xy: xy * scale)
+        metres: Floats = shapely.distance(local, shapely.points(xs * kx, ys * M_PER_DEG))
+        return metres
+
+    def _with_candidates(self, location: Location, x: float, y: float, accuracy_m: float) -> Location:
+        """The location with the other leaves the accuracy circle reaches, nearest first (rule 6)."""
+        _, near = self._near(np.array([x]), np.array([y]), accuracy_m)
+        metres = self.distances_m(np.full(len(near), x), np.full(len(near), y), near)
+        chosen = self._position[location.deepest or ""]
+        ranked = sorted(
+            (float(d), self.codes[i])
+            for i, d in zip(near.tolist(), metres.tolist(), strict=True)
+            if i != chosen and d <= accuracy_m
+        )
+        return location.model_copy(update={"candidates": tuple(code for _, code in ranked)})
 
     def memory_bytes(self) -> int:
         """Estimated memory held by the index (both geometry copies, prepared indexes, lattice, tables).
@@ -248,7 +238,7 @@ class AreaIndex:
         parts = int(shapely.get_num_geometries(self._geoms).sum())
         geometry = 2 * (coords * 24 + parts * 400) + coords * 64
         tables = len(self.codes) * (1_000 + 100)  # a Location, a code, list and tree slots per leaf
-        return geometry + tables + self._lattice.nbytes()
+        return geometry + tables + self._lattice.nbytes() + int(self._boxes.nbytes)
 
 
 def _template(leaf: AreaSpec, by_code: dict[str, AreaSpec]) -> Location:

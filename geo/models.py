@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 
 metadata = MetaData()
@@ -29,13 +31,18 @@ areas = Table(
     Column("parent_code", String(15), ForeignKey("areas.code"), index=True),
     Column("kind", Text),
     Column("mca_code", String(12)),  # MCA code, where it differs from the NBS one
+    Column("mca_name", Text),  # MCA name, where it differs (南沙河口街道 → 南沙街道)
     Column("population", Integer),
     Column("population_estimated", Boolean, nullable=False, server_default="false"),
     Column("synthetic", Boolean, nullable=False, server_default="false"),
     # spatial_index off: the migration creates the GiST index itself, under a name it controls.
     Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False)),
     Column("version", Integer, nullable=False, server_default="1"),
+    # The deepest units with a boundary: the only ones point location searches (geo.locate_rules).
+    # Derived from the rows below it; geo.store.refresh_leaves recomputes it after every write of areas.
+    Column("leaf", Boolean, nullable=False, server_default="false"),
     CheckConstraint("level IN ('city','district','township','community','grid')", name="areas_level"),
+    Index("areas_leaf_geom_gist", "geom", postgresql_using="gist", postgresql_where=text("leaf")),
 )
 
 categories = Table(
@@ -74,4 +81,17 @@ duty_rules = Table(
     # 工作事项准入: the database refuses a duty without a legal basis or a responsible body, too.
     CheckConstraint("length(btrim(legal_basis)) > 0", name="duty_rules_legal_basis"),
     CheckConstraint("length(btrim(department_kind)) > 0", name="duty_rules_department_kind"),
+)
+
+# One counter per kind of edit, bumped in the transaction of the edit (geo.versions). Workers compare it with
+# what they hold before every batch, so each of them sees every edit, whichever consumer reads areas.changes.
+geo_versions = Table(
+    "geo_versions",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # areas | duty_rules | departments
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Text, nullable=False, server_default="migration"),
+    Column("note", Text, nullable=False, server_default=""),
+    CheckConstraint("kind IN ('areas','duty_rules','departments')", name="geo_versions_kind"),
 )

@@ -80,6 +80,7 @@ class AreaSpec(BaseModel):
     geometry: Any = None  # shapely (Multi)Polygon in WGS-84, or None where no boundary is known
     synthetic: bool = False  # True for generated boundaries (no public source below district level)
     mca_code: str | None = None  # Ministry of Civil Affairs code where it differs (kept as an alias)
+    mca_name: str | None = None  # Ministry of Civil Affairs name where it differs (南沙河口街道 → 南沙街道)
     kind: str | None = None  # 街道 / 镇 / 乡 / 社区居委会 / 村委会 ...
     population: int | None = None
     population_estimated: bool = False

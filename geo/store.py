@@ -46,6 +46,7 @@ def upsert_areas(conn: Connection, specs: Sequence[AreaSpec], progress: Progress
                 "parent_code",
                 "kind",
                 "mca_code",
+                "mca_name",
                 "population",
                 "population_estimated",
                 "synthetic",
@@ -64,6 +65,7 @@ def upsert_areas(conn: Connection, specs: Sequence[AreaSpec], progress: Progress
                 "parent_code": s.parent_code,
                 "kind": s.kind,
                 "mca_code": s.mca_code,
+                "mca_name": s.mca_name,
                 "population": s.population,
                 "population_estimated": s.population_estimated,
                 "synthetic": s.synthetic,
@@ -76,6 +78,22 @@ def upsert_areas(conn: Connection, specs: Sequence[AreaSpec], progress: Progress
         conn.execute(stmt.values(rows))
         if progress:
             progress(len(chunk))
+    refresh_leaves(conn)
+
+
+def refresh_leaves(conn: Connection) -> None:
+    """Recompute which areas are leaves (a boundary, and no child with one), then the planner's statistics,
+    so the partial index over the leaves is used at once (ANALYZE may run inside the transaction)."""
+    conn.execute(
+        text(
+            """UPDATE areas a SET leaf = l.leaf FROM (
+                 SELECT p.code, p.geom IS NOT NULL AND NOT EXISTS
+                   (SELECT 1 FROM areas c WHERE c.parent_code = p.code AND c.geom IS NOT NULL) AS leaf
+                 FROM areas p) l
+               WHERE a.code = l.code AND a.leaf IS DISTINCT FROM l.leaf"""
+        )
+    )
+    conn.execute(text("ANALYZE areas"))
 
 
 def departments_for(specs: Iterable[AreaSpec]) -> list[Department]:

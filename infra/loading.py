@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from geo import catalog, store
 from geo.schemas import AreaSpec
+from geo.versions import VERSION_KINDS, bump_version
 from infra.db import make_sync_engine
 from infra.settings import Settings
 
@@ -15,7 +16,10 @@ from infra.settings import Settings
 def load_city(
     settings: Settings, specs: Sequence[AreaSpec], *, database: str | None = None, quiet: bool = False
 ) -> dict[str, int]:
-    """Upsert areas and replace the catalogue in one transaction; returns the area count per level."""
+    """Upsert areas and replace the catalogue in one transaction; returns the area count per level.
+
+    Every kind's version goes up by one, so running workers reload (they compare versions per batch).
+    """
     engine = make_sync_engine(settings, database)
     try:
         with (
@@ -36,6 +40,8 @@ def load_city(
                 rules=catalog.duty_rules(),
                 department_list=store.departments_for(specs),
             )
+            for kind in VERSION_KINDS:
+                bump_version(conn, kind, actor="gridflow geo load", note=f"{len(specs)} areas loaded")
             return store.area_counts(conn)
     finally:
         engine.dispose()

@@ -17,6 +17,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from geo.versions import read_versions
 from infra.db import async_engine
 from stream.app import (
     app,
@@ -29,9 +30,9 @@ from stream.app import (
     transitions_topic,
     triage_topic,
 )
-from stream.events import ReportRouted, ReportSubmitted, ReportTriaged
+from stream.events import AreaChange, ReportRouted, ReportSubmitted, ReportTriaged
 from stream.router import Decision, decide_batch
-from stream.rulebook import RuleBook, load_rulebook
+from stream.rulebook import RoutingState
 from stream.sink import apply_decisions, record_received
 
 log = logging.getLogger("gridflow.stream")
@@ -39,9 +40,7 @@ T = TypeVar("T")
 BATCH, WITHIN = 500, 0.2
 
 
-class _State:
-    rulebook: RuleBook | None = None
-    stale = True
+STATE = RoutingState()  # this worker's area index and rule book, refreshed when their versions change
 
 
 async def retrying(what: str, step: Callable[[], Awaitable[T]]) -> T:
@@ -55,14 +54,6 @@ async def retrying(what: str, step: Callable[[], Awaitable[T]]) -> T:
             log.warning("%s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-async def _rulebook() -> RuleBook:
-    if _State.stale or _State.rulebook is None:
-        async with async_engine().connect() as conn:
-            _State.rulebook = await load_rulebook(conn)
-        _State.stale = False
-    return _State.rulebook
 
 
 async def _send_all(sends: list[tuple[object, bytes, bytes]]) -> None:
@@ -104,17 +95,18 @@ async def route(stream):  # type: ignore[no-untyped-def]
 
 
 async def _route(reports: list[ReportSubmitted]) -> list[Decision]:
-    rulebook = await _rulebook()
     async with async_engine().begin() as conn:
         known = await record_received(conn, reports, settings.city_code)
+        current = await conn.run_sync(read_versions)  # one small read: has anything been edited?
+    await STATE.refresh(async_engine(), current)
     # A report already decided (a resubmission) or re-using an id with other content is not decided again.
     fresh = [r for r in reports if known.get(r.report_id) == ("accepted", r.content_hash)]
     for r in reports:
         _status, content_hash = known.get(r.report_id, ("missing", ""))
         if content_hash and content_hash != r.content_hash:
             log.warning("report %s re-uses an id with other content; the first one stands", r.report_id)
-    async with async_engine().connect() as conn:
-        return await decide_batch(conn, fresh, rulebook, datetime.now(UTC))
+    assert STATE.index is not None and STATE.rulebook is not None
+    return decide_batch(fresh, STATE.index, STATE.rulebook, datetime.now(UTC), STATE.versions())
 
 
 def _parse_decision(topic: str, value: bytes) -> Decision:
@@ -140,5 +132,12 @@ async def sink(stream):  # type: ignore[no-untyped-def]
 
 @app.agent(area_changes_topic)
 async def area_changes(stream):  # type: ignore[no-untyped-def]
-    async for _change in stream:
-        _State.stale = True  # the next batch reloads duty rules and departments
+    # Only one worker of the group reads each change, so the reload does not hang on it: every worker
+    # compares versions before each batch. This keeps a line in each reader's log of what was edited.
+    async for value in stream:
+        try:
+            change = AreaChange.model_validate_json(value)
+        except ValidationError:
+            log.warning("unreadable areas.changes event: %r", value[:200])
+            continue
+        log.info("edit seen: %s v%d by %s (%s)", change.kind, change.version, change.actor, change.note)

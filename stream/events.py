@@ -2,6 +2,11 @@
 
 A leaf module: it imports nothing else from gridflow, so any consumer (or another language) can read the
 topics from these definitions alone.
+
+schema_version says which shape of an event a reader must expect, and it changes only when a change would
+break a reader. A new field with a default is not such a change: old events still parse (the field takes its
+default, e.g. `versions` is None on decisions made before boundaries and rules were versioned), and readers
+that do not know the field ignore it; so those fields are added without a bump.
 """
 
 from __future__ import annotations
@@ -106,6 +111,16 @@ class DutyRuleRef(BaseModel):
     version: int
 
 
+class RoutingVersions(BaseModel):
+    """The versions of the boundaries and rules a decision used (`geo_versions` in PostGIS)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    areas: int
+    duty_rules: int
+    departments: int
+
+
 class ReportRouted(BaseModel):
     """`reports.routed`: where the report lies and who handles it. Carries the report for replayable sinks."""
 
@@ -121,8 +136,9 @@ class ReportRouted(BaseModel):
     duplicate_of: UUID | None = None
     locate_method: str = "covers"
     offshore_distance_m: float | None = None
-    candidates: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()  # other units the GPS accuracy circle reaches, nearest first
     routed_at: AwareDatetime
+    versions: RoutingVersions | None = None  # None only in events written before versioning
 
 
 class TriageReason(StrEnum):
@@ -156,6 +172,7 @@ class ReportTriaged(BaseModel):
     detail: str
     area: AreaCodes = AreaCodes()
     triaged_at: AwareDatetime
+    versions: RoutingVersions | None = None  # None only in events written before versioning
 
 
 class CaseState(StrEnum):
@@ -187,7 +204,11 @@ class CaseTransition(BaseModel):
 
 
 class AreaChange(BaseModel):
-    """`areas.changes`: boundaries, departments or duty rules edited; locate caches refresh."""
+    """`areas.changes`: boundaries, departments or duty rules edited (the log of every edit).
+
+    `version` is the kind's new number in `geo_versions`. Workers do not depend on receiving this event
+    (several share one consumer group, so only one of them would): each compares versions before a batch.
+    """
 
     model_config = ConfigDict(frozen=True)
 

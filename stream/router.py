@@ -1,4 +1,5 @@
-"""Turning submitted reports into routing decisions: locate the batch in PostGIS, then `geo.routing`."""
+"""Turning submitted reports into routing decisions: locate the batch with the worker's in-memory index
+(kept in step with PostGIS by `stream.rulebook.RoutingState`), then `geo.routing`."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from geo.locate_db import locate_points
+from geo.index import AreaIndex
 from geo.routing import Routed, route_report
 from geo.schemas import Location
 from stream.events import (
@@ -20,6 +19,7 @@ from stream.events import (
     ReportRouted,
     ReportSubmitted,
     ReportTriaged,
+    RoutingVersions,
     TriageReason,
 )
 from stream.rulebook import RuleBook
@@ -48,8 +48,14 @@ def _area(location: Location | None) -> AreaCodes:
     )
 
 
-def decide(report: ReportSubmitted, location: Location | None, rulebook: RuleBook, now: datetime) -> Decision:
-    """The routing decision for one located report, as the event that records it."""
+def decide(
+    report: ReportSubmitted,
+    location: Location | None,
+    rulebook: RuleBook,
+    now: datetime,
+    versions: RoutingVersions | None = None,
+) -> Decision:
+    """The routing decision for one located report, as the event that records it (and what it used)."""
     decision = route_report(
         category_code=report.category,
         location=location,
@@ -79,6 +85,7 @@ def decide(report: ReportSubmitted, location: Location | None, rulebook: RuleBoo
             offshore_distance_m=location.offshore_distance_m,
             candidates=location.candidates,
             routed_at=now,
+            versions=versions,
         )
     return ReportTriaged(
         report=report,
@@ -87,15 +94,25 @@ def decide(report: ReportSubmitted, location: Location | None, rulebook: RuleBoo
         detail=decision.detail,
         area=_area(location),
         triaged_at=now,
+        versions=versions,
     )
 
 
-async def decide_batch(
-    conn: AsyncConnection, reports: Sequence[ReportSubmitted], rulebook: RuleBook, now: datetime
+def decide_batch(
+    reports: Sequence[ReportSubmitted],
+    index: AreaIndex,
+    rulebook: RuleBook,
+    now: datetime,
+    versions: RoutingVersions | None = None,
 ) -> list[Decision]:
-    points = [(r.location_wgs84.lon, r.location_wgs84.lat) for r in reports]
-    locations = await locate_points(conn, points)
-    return [decide(r, loc, rulebook, now) for r, loc in zip(reports, locations, strict=True)]
+    """Locate a batch in one bulk call (with each report's GPS accuracy, for the candidates), then decide."""
+    if not reports:
+        return []
+    points = [r.location_wgs84 for r in reports]
+    locations = index.locate_many(
+        [p.lon for p in points], [p.lat for p in points], [p.accuracy_m for p in points]
+    )
+    return [decide(r, loc, rulebook, now, versions) for r, loc in zip(reports, locations, strict=True)]
 
 
 def transitions_for(decision: Decision) -> list[CaseTransition]:

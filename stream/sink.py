@@ -65,8 +65,11 @@ async def record_received(
 
 def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
     row = {**_report_columns(decision.report, city_code)}
-    area = decision.area
+    area, versions = decision.area, decision.versions
     row.update(
+        areas_version=versions.areas if versions else None,
+        duty_rules_version=versions.duty_rules if versions else None,
+        departments_version=versions.departments if versions else None,
         district_code=area.district,
         township_code=area.township,
         community_code=area.community,
@@ -118,6 +121,9 @@ _DECISION_COLUMNS = (
     "decided_at",
     "triage_reason",
     "triage_detail",
+    "areas_version",
+    "duty_rules_version",
+    "departments_version",
 )
 
 

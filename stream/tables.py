@@ -44,6 +44,10 @@ reports = Table(
     Column("attachments", JSONB, nullable=False, server_default="[]"),
     Column("decided_at", DateTime(timezone=True), nullable=False),
     Column("event_version", Integer, nullable=False, server_default="1"),
+    # The versions of boundaries and rules the routing decision used (geo_versions); NULL before versioning.
+    Column("areas_version", Integer),
+    Column("duty_rules_version", Integer),
+    Column("departments_version", Integer),
     Index("reports_district_status", "district_code", "status"),
     Index("reports_township", "township_code"),
     Index("reports_community", "community_code"),

@@ -66,6 +66,14 @@ class DepartmentOut(BaseModel):
     name: str
 
 
+class VersionsOut(BaseModel):
+    """The versions of boundaries, duty rules and departments the routing decision used."""
+
+    areas: int
+    duty_rules: int
+    departments: int
+
+
 class ReportStatus(BaseModel):
     report_id: UUID
     case_id: UUID
@@ -78,3 +86,4 @@ class ReportStatus(BaseModel):
     triage_detail: str | None
     deadline_at: datetime | None
     submitted_at: datetime
+    versions: VersionsOut | None = None

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import Conflict, InvalidInput, NotFound
 from api.producer import EventProducer
-from api.reports.schemas import AreaRef, DepartmentOut, ReportIn, ReportStatus
+from api.reports.schemas import AreaRef, DepartmentOut, ReportIn, ReportStatus, VersionsOut
 from geo.crs import to_wgs84
 from geo.models import categories
 from infra.db import async_engine
@@ -110,4 +110,11 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
         triage_detail=row.triage_detail,
         deadline_at=row.deadline_at,
         submitted_at=row.submitted_at,
+        versions=VersionsOut(
+            areas=row.areas_version,
+            duty_rules=row.duty_rules_version,
+            departments=row.departments_version,
+        )
+        if row.areas_version is not None
+        else None,
     )

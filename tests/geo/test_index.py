@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.index import COVERS_TOLERANCE_M, AreaIndex, haversine_m
+from geo.index import AreaIndex
+from geo.locate_rules import EDGE_TOLERANCE_DEG, M_PER_DEG
 from geo.schemas import CITY_CODE, AreaSpec, Level, LocateMethod
 
 # A toy city on exactly representable coordinates: two districts side by side at lon 121.5, each one
@@ -90,10 +91,8 @@ def test_point_just_offshore_goes_to_the_nearest_unit_with_its_distance(toy: Are
     assert location is not None
     assert location.method is LocateMethod.NEAREST_OFFSHORE
     assert location.grid == "210202001001001"
-    expected = float(
-        haversine_m(np.array([120.99]), np.array([39.2]), np.array([121.0]), np.array([39.2]))[0]
-    )
-    assert location.offshore_distance_m == pytest.approx(expected, abs=1.0)
+    expected = 0.01 * M_PER_DEG * math.cos(math.radians(39.2))  # due west: 0.01 degree of longitude
+    assert location.offshore_distance_m == pytest.approx(expected, abs=0.05)
     assert 850 < expected < 870
 
 
@@ -115,9 +114,23 @@ def test_equally_near_offshore_units_go_to_lower_code(toy: AreaIndex) -> None:
 
 
 def test_noise_below_tolerance_counts_as_covered(toy: AreaIndex) -> None:
-    assert COVERS_TOLERANCE_M > 0
     location = toy.locate(math.nextafter(121.0, 0.0), 39.2)
     assert location is not None and location.method is LocateMethod.COVERS
+
+
+def test_point_within_the_edge_tolerance_of_a_lower_code_goes_to_it(toy: AreaIndex) -> None:
+    # Inside the eastern cell by half the tolerance: the western cell (lower code) is as good as touched.
+    x = 121.25 + EDGE_TOLERANCE_DEG / 2
+    assert toy.locate(x, 39.2) == toy.locate(121.25, 39.2)
+    assert toy.locate_many([x], [39.2])[0] == toy.locate(121.25, 39.2)
+    beyond = toy.locate(121.25 + EDGE_TOLERANCE_DEG * 3, 39.2)
+    assert beyond is not None and beyond.grid == "210202001001002"
+
+
+def test_point_just_beyond_the_tolerance_is_offshore_at_zero_metres(toy: AreaIndex) -> None:
+    location = toy.locate(121.0 - EDGE_TOLERANCE_DEG * 3, 39.2)
+    assert location is not None and location.method is LocateMethod.NEAREST_OFFSHORE
+    assert location.offshore_distance_m == 0.0
 
 
 def test_accuracy_circle_lists_the_neighbour_cells_it_touches(toy: AreaIndex) -> None:
@@ -165,8 +178,11 @@ def _random_points(areas: list[AreaSpec], count: int) -> tuple[np.ndarray, np.nd
 
 def test_bulk_and_single_location_agree(index: AreaIndex, areas: list[AreaSpec]) -> None:
     lons, lats = _random_points(areas, 3_000)
-    bulk = index.locate_many(lons, lats)
-    assert bulk == [index.locate(x, y) for x, y in zip(lons.tolist(), lats.tolist(), strict=True)]
+    accuracies = [None if i % 3 else 50.0 for i in range(len(lons))]
+    bulk = index.locate_many(lons, lats, accuracies)
+    singles = zip(lons.tolist(), lats.tolist(), accuracies, strict=True)
+    assert bulk == [index.locate(x, y, accuracy) for x, y, accuracy in singles]
+    assert any(b is not None and b.candidates for b in bulk)
     methods = {None if b is None else b.method for b in bulk}
     assert methods == {None, LocateMethod.COVERS, LocateMethod.NEAREST_OFFSHORE}
 
@@ -195,11 +211,11 @@ def test_offshore_distance_matches_the_distance_to_the_city(index: AreaIndex, ar
     for i, location in enumerate(located):
         if location is None or location.method is not LocateMethod.NEAREST_OFFSHORE:
             continue
-        # Reference: the distance in a plane true to scale at the point's own latitude.
-        scale = np.array([math.cos(math.radians(lats[i])), 1.0]) * 111_195.0
+        # Reference: the distance in a plane true to scale at the point's own latitude (rule 5).
+        scale = np.array([math.cos(math.radians(lats[i])), 1.0]) * M_PER_DEG
         local = shapely.transform(city, lambda xy, s=scale: xy * s)
         reference = shapely.distance(local, shapely.Point(lons[i] * scale[0], lats[i] * scale[1]))
-        assert location.offshore_distance_m == pytest.approx(reference, rel=0.02, abs=0.2)
+        assert location.offshore_distance_m == pytest.approx(reference, abs=0.051)
         assert 0 < (location.offshore_distance_m or 0) <= 2_000
         checked += 1
     assert checked > 20
