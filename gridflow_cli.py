@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from infra.edit_cli import department_app, duty_app
 from infra.services.cli import app as services_app
 
 console = Console()
@@ -14,6 +15,8 @@ db_app = typer.Typer(help="database schema", no_args_is_help=True)
 geo_app = typer.Typer(help="areas, boundaries, departments, duty rules", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(geo_app, name="geo")
+app.add_typer(duty_app, name="duty", no_args_is_help=True)
+app.add_typer(department_app, name="department", no_args_is_help=True)
 
 
 @db_app.command("migrate")

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import attachments, catalog
+from api.duties.routes import router as duties_router
 from api.errors import add_exception_handlers
 from api.producer import EventProducer
 from api.reports.routes import router as reports_router
@@ -35,6 +36,7 @@ def create_app() -> FastAPI:
     app.include_router(reports_router)
     app.include_router(catalog.router)
     app.include_router(views_router)
+    app.include_router(duties_router)
     # Routers added by other modules go below this line.
     app.include_router(attachments.router)
     return app

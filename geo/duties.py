@@ -118,7 +118,7 @@ def set_rule(
         )
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise Refused(str(error["loc"][0]), str(error["msg"])) from None
+        raise Refused(str(error["loc"][0]), str(error["msg"]).removeprefix("Value error, ")) from None
     kinds = _kinds_at(conn, at)
     if rule.department_kind not in kinds:
         raise Refused(
