@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from infra.edit_cli import department_app, duty_app
+from infra.geo_cli import geo_export, geo_import
 from infra.services.cli import app as services_app
 
 console = Console()
@@ -40,6 +41,10 @@ def geo_load() -> None:
         specs = dalian_areas()
     counts = load_city(get_settings(), specs)
     console.print("loaded: " + ", ".join(f"{level} {n}" for level, n in sorted(counts.items())))
+
+
+geo_app.command("import")(geo_import)
+geo_app.command("export")(geo_export)
 
 
 @app.command("api")

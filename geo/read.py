@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from shapely import from_wkb
 from sqlalchemy import Connection, case, func, select
 
@@ -12,25 +14,27 @@ from geo.schemas import AreaSpec, Level
 from geo.versions import read_versions
 
 
-def read_areas(conn: Connection, *, all_geometries: bool = False) -> list[AreaSpec]:
-    """Every area, parents first; boundaries of the leaves only unless `all_geometries` (the index needs no
-    more, and the city and district outlines are most of the bytes)."""
+def read_areas(
+    conn: Connection, *, all_geometries: bool = False, levels: Sequence[Level] | None = None
+) -> list[AreaSpec]:
+    """Every area (of `levels`, if given), parents first; boundaries of the leaves only unless
+    `all_geometries` (the index needs no more, and the city and district outlines are most of the bytes)."""
     wanted = areas.c.leaf if not all_geometries else areas.c.geom.is_not(None)
-    rows = conn.execute(
-        select(
-            areas.c.code,
-            areas.c.name,
-            areas.c.level,
-            areas.c.parent_code,
-            areas.c.synthetic,
-            areas.c.mca_code,
-            areas.c.mca_name,
-            areas.c.kind,
-            areas.c.population,
-            areas.c.population_estimated,
-            case((wanted, func.ST_AsBinary(areas.c.geom)), else_=None).label("wkb"),
-        ).order_by(func.length(areas.c.code), areas.c.code)
-    )
+    query = select(
+        areas.c.code,
+        areas.c.name,
+        areas.c.level,
+        areas.c.parent_code,
+        areas.c.synthetic,
+        areas.c.mca_code,
+        areas.c.mca_name,
+        areas.c.kind,
+        areas.c.population,
+        areas.c.population_estimated,
+        case((wanted, func.ST_AsBinary(areas.c.geom)), else_=None).label("wkb"),
+    ).order_by(func.length(areas.c.code), areas.c.code)
+    if levels is not None:
+        query = query.where(areas.c.level.in_([level.value for level in levels]))
     return [
         AreaSpec(
             code=row.code,
@@ -45,7 +49,7 @@ def read_areas(conn: Connection, *, all_geometries: bool = False) -> list[AreaSp
             population=row.population,
             population_estimated=row.population_estimated,
         )
-        for row in rows
+        for row in conn.execute(query)
     ]
 
 

@@ -33,27 +33,35 @@ def _multipolygon_wkb(geometry: object) -> bytes | None:
     return wkb
 
 
-def upsert_areas(conn: Connection, specs: Sequence[AreaSpec], progress: Progress | None = None) -> None:
-    """Insert or update areas by code, parents first (the specs come ordered so)."""
+# Every column an area spec fills; an import of boundaries updates only IMPORTED_COLUMNS of existing areas.
+AREA_COLUMNS = (
+    "name",
+    "level",
+    "parent_code",
+    "kind",
+    "mca_code",
+    "mca_name",
+    "population",
+    "population_estimated",
+    "synthetic",
+    "geom",
+)
+IMPORTED_COLUMNS = ("name", "parent_code", "synthetic", "geom")
+
+
+def upsert_areas(
+    conn: Connection,
+    specs: Sequence[AreaSpec],
+    progress: Progress | None = None,
+    *,
+    update: Sequence[str] = AREA_COLUMNS,
+) -> None:
+    """Insert or update areas by code (parents first: the specs come ordered so); an existing area gets the
+    `update` columns and its version goes up by one. Leaves are recomputed at the end."""
     stmt = insert(areas)
     stmt = stmt.on_conflict_do_update(
         index_elements=["code"],
-        set_={
-            c: stmt.excluded[c]
-            for c in (
-                "name",
-                "level",
-                "parent_code",
-                "kind",
-                "mca_code",
-                "mca_name",
-                "population",
-                "population_estimated",
-                "synthetic",
-                "geom",
-            )
-        }
-        | {"version": areas.c.version + 1},
+        set_={c: stmt.excluded[c] for c in update} | {"version": areas.c.version + 1},
     )
     for start in range(0, len(specs), CHUNK):
         chunk = specs[start : start + CHUNK]

@@ -41,7 +41,7 @@ def default_actor() -> str:
 
 
 @contextmanager
-def _engine() -> Iterator[Engine]:
+def connected() -> Iterator[Engine]:
     engine = make_sync_engine(get_settings())
     try:
         yield engine
@@ -52,22 +52,29 @@ def _engine() -> Iterator[Engine]:
 
 
 def _read(step: Callable[[Connection], T]) -> T:
-    with _engine() as engine, engine.connect() as conn:
+    with connected() as engine, engine.connect() as conn:
         try:
             return step(conn)
         except duties.Refused as exc:
             fail(str(exc))
 
 
-def _edit(kind: VersionKind, note: str, actor: str, step: Callable[[Connection], T]) -> tuple[T, int]:
-    """Run one edit in its own transaction (version bump and areas.changes included), or exit 2 / 1."""
+def run_edit(
+    kind: VersionKind,
+    note: str,
+    actor: str,
+    step: Callable[[Connection], T],
+    refusals: tuple[type[Exception], ...] = (duties.Refused, duties.Missing),
+) -> tuple[T, int]:
+    """Run one edit in its own transaction (version bump and areas.changes included); a refusal exits
+    with code 2 and its message, a broker that does not acknowledge with code 1. Nothing is half-done."""
     from stream.changes import PublishFailed, edit
 
-    with _engine() as engine:
+    with connected() as engine:
         try:
             with edit(engine, get_settings(), kind, actor=actor, note=note) as change:
                 result = step(change.conn)
-        except (duties.Refused, duties.Missing) as exc:
+        except refusals as exc:
             fail(str(exc))
         except PublishFailed as exc:
             fail(f"{exc}; nothing was changed", code=1)
@@ -119,7 +126,7 @@ def duty_set(
     actor: str = typer.Option(default_actor, help="who edits, for the edit log"),
 ) -> None:
     """Create or change the rule for a category at a level; refused without a legal basis or department."""
-    rule, version = _edit(
+    rule, version = run_edit(
         "duty_rules",
         note or f"set {category}@{level} → {department_kind}",
         actor,
@@ -143,7 +150,7 @@ def duty_remove(
     actor: str = typer.Option(default_actor),
 ) -> None:
     """Remove the rule for a category at a level."""
-    rule, version = _edit(
+    rule, version = run_edit(
         "duty_rules",
         f"removed {category}@{level}",
         actor,
@@ -171,7 +178,7 @@ def department_set(
     actor: str = typer.Option(default_actor),
 ) -> None:
     """Create or rename the department of a kind serving an area."""
-    department, version = _edit(
+    department, version = run_edit(
         "departments",
         f"set {kind} of {area}: {name}",
         actor,
@@ -186,7 +193,7 @@ def department_remove(
     area: str = typer.Argument(...), kind: str = typer.Argument(...), actor: str = typer.Option(default_actor)
 ) -> None:
     """Remove a department; refused if it is the last of its kind that a duty rule still needs."""
-    department, version = _edit(
+    department, version = run_edit(
         "departments",
         f"removed {kind} of {area}",
         actor,
