@@ -26,7 +26,10 @@ class Versions:
 
 
 def read_versions(conn: Connection) -> Versions:
-    rows = dict(conn.execute(select(geo_versions.c.kind, geo_versions.c.version)).tuples().all())
+    rows = {
+        str(kind): int(version)
+        for kind, version in conn.execute(select(geo_versions.c.kind, geo_versions.c.version))
+    }
     missing = [kind for kind in VERSION_KINDS if kind not in rows]
     if missing:
         raise LookupError(f"geo_versions has no row for {missing}: is the schema migrated (revision 0002)?")
