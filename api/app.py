@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from api import attachments, catalog
 from api.duties.routes import router as duties_router
 from api.errors import add_exception_handlers
 from api.producer import EventProducer
+from api.reports.outline import keep_loaded
 from api.reports.routes import router as reports_router
 from api.views.routes import router as views_router
 from infra.settings import get_settings
@@ -18,10 +20,13 @@ from infra.settings import get_settings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.producer = EventProducer(get_settings())
+    settings = get_settings()
+    app.state.producer = EventProducer(settings)
+    outline = asyncio.create_task(keep_loaded(settings.city_code))
     try:
         yield
     finally:
+        outline.cancel()
         await app.state.producer.stop()
 
 

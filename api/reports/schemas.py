@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from api.reports.outline import OUTLINE
 from stream.events import Point
 
 CLOCK_SKEW = timedelta(minutes=10)
@@ -25,6 +26,19 @@ class ReportIn(BaseModel):
     attachments: list[str] = Field(
         default_factory=list, max_length=10, description="sha256 of uploaded photos"
     )
+
+    @field_validator("location", mode="before")
+    @classmethod
+    def _not_swapped(cls, value: object) -> object:
+        # Before the range checks: a swapped Dalian point has a latitude of about 122, which they would
+        # refuse without saying why.
+        if isinstance(value, dict):
+            lon, lat = value.get("lon"), value.get("lat")
+            if isinstance(lon, int | float) and isinstance(lat, int | float):
+                hint = OUTLINE.swap_hint(float(lon), float(lat))
+                if hint:
+                    raise ValueError(hint)
+        return value
 
     @field_validator("observed_at")
     @classmethod

@@ -47,7 +47,7 @@ async def area_view(*, conn: AsyncConnection, area_code: str) -> dict[str, Any]:
         raise InvalidInput(str(exc), field="path.area_code") from exc
     area = (
         await conn.execute(
-            select(areas.c.code, areas.c.name, areas.c.level, areas.c.synthetic).where(
+            select(areas.c.code, areas.c.name, areas.c.mca_name, areas.c.level, areas.c.synthetic).where(
                 areas.c.code == area_code
             )
         )
@@ -64,7 +64,7 @@ async def area_view(*, conn: AsyncConnection, area_code: str) -> dict[str, Any]:
 
     children = (
         await conn.execute(
-            select(areas.c.code, areas.c.name, areas.c.level, areas.c.synthetic)
+            select(areas.c.code, areas.c.name, areas.c.mca_name, areas.c.level, areas.c.synthetic)
             .where(areas.c.parent_code == area_code)
             .order_by(areas.c.code)
         )
@@ -79,12 +79,19 @@ async def area_view(*, conn: AsyncConnection, area_code: str) -> dict[str, Any]:
         ):
             _add(child_totals[row[0]], row[1], row[2], row[3], row[4])
     return {
-        "area": {"code": area.code, "name": area.name, "level": area.level, "synthetic": area.synthetic},
+        "area": {
+            "code": area.code,
+            "name": area.name,
+            "mca_name": area.mca_name,  # the Ministry of Civil Affairs name, where it differs
+            "level": area.level,
+            "synthetic": area.synthetic,
+        },
         "totals": totals,
         "children": [
             {
                 "code": c.code,
                 "name": c.name,
+                "mca_name": c.mca_name,
                 "level": c.level,
                 "synthetic": c.synthetic,
                 "totals": child_totals[c.code],

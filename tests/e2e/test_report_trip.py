@@ -247,7 +247,13 @@ def test_categories_list_chinese_names_of_components_and_events(live_system: Liv
 
 def test_view_of_district_lists_its_townships(live_system: LiveSystem):
     view = httpx.get(f"{live_system.api_url}/api/v1/views/210202000000").json()
-    assert view["area"] == {"code": "210202000000", "name": "中山区", "level": "district", "synthetic": False}
+    assert view["area"] == {
+        "code": "210202000000",
+        "name": "中山区",
+        "mca_name": None,
+        "level": "district",
+        "synthetic": False,
+    }
     assert view["children"] and all(c["level"] == "township" and c["synthetic"] for c in view["children"])
 
 
