@@ -128,27 +128,18 @@ def transitions_for(decision: Decision) -> list[CaseTransition]:
         note=report.description[:200],
     )
     if isinstance(decision, ReportRouted):
-        return [
-            reported,
-            CaseTransition(
-                case_id=decision.case_id,
-                report_id=report.report_id,
-                from_state=CaseState.REPORTED,
-                to_state=CaseState.DISPATCHED,
-                actor=ROUTER_ACTOR,
-                at=decision.routed_at,
-                note=f"派遣至 {decision.department.name}（{decision.duty_rule.legal_basis}）",
-            ),
-        ]
-    return [
-        reported,
-        CaseTransition(
-            case_id=decision.case_id,
-            report_id=report.report_id,
-            from_state=CaseState.REPORTED,
-            to_state=CaseState.TRIAGE,
-            actor=ROUTER_ACTOR,
-            at=decision.triaged_at,
-            note=f"{decision.reason.value}: {decision.detail}",
-        ),
-    ]
+        state, at = CaseState.DISPATCHED, decision.routed_at
+        note = f"派遣至 {decision.department.name}（{decision.duty_rule.legal_basis}）"
+    else:
+        state, at = CaseState.TRIAGE, decision.triaged_at
+        note = f"{decision.reason.value}: {decision.detail}"
+    decided = CaseTransition(
+        case_id=decision.case_id,
+        report_id=report.report_id,
+        from_state=CaseState.REPORTED,
+        to_state=state,
+        actor=ROUTER_ACTOR,
+        at=at,
+        note=note,
+    )
+    return [reported, decided]
