@@ -88,6 +88,9 @@ def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
             decided_at=decision.routed_at,
             triage_reason=None,
             triage_detail=None,
+            locate_method=decision.locate_method,
+            offshore_distance_m=decision.offshore_distance_m,
+            area_candidates=list(decision.candidates),
         )
     else:
         row.update(
@@ -101,6 +104,9 @@ def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
             duty_rule=None,
             deadline_at=None,
             duplicate_of=None,
+            locate_method=None,
+            offshore_distance_m=None,
+            area_candidates=[],
         )
     return row
 
@@ -124,6 +130,9 @@ _DECISION_COLUMNS = (
     "areas_version",
     "duty_rules_version",
     "departments_version",
+    "locate_method",
+    "offshore_distance_m",
+    "area_candidates",
 )
 
 

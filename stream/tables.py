@@ -48,6 +48,10 @@ reports = Table(
     Column("areas_version", Integer),
     Column("duty_rules_version", Integer),
     Column("departments_version", Integer),
+    # How the point was located (migration 0003): covers | nearest_offshore, and the accuracy candidates.
+    Column("locate_method", String(24)),
+    Column("offshore_distance_m", Float),
+    Column("area_candidates", JSONB, nullable=False, server_default="[]"),
     Index("reports_district_status", "district_code", "status"),
     Index("reports_township", "township_code"),
     Index("reports_community", "community_code"),

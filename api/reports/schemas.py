@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from api.reports.outline import OUTLINE
-from stream.events import Point
+from stream.events import AreaCodes, DepartmentRef, Point
 
 CLOCK_SKEW = timedelta(minutes=10)
 
@@ -66,18 +66,13 @@ class Accepted(BaseModel):
     status: Literal["accepted"] = "accepted"
 
 
-class AreaRef(BaseModel):
-    city: str | None = None
-    district: str | None = None
-    township: str | None = None
-    community: str | None = None
-    grid: str | None = None
-    synthetic: bool = False
+class AreaRef(AreaCodes):
+    """The codes as far as known, and their Chinese names by level (城市, 区县, 街道, 社区, 网格)."""
 
-
-class DepartmentOut(BaseModel):
-    code: str
-    name: str
+    names: dict[str, str] = Field(default_factory=dict)
+    method: str | None = None  # covers | nearest_offshore (within the offshore bound, with the distance)
+    offshore_distance_m: float | None = None
+    candidates: list[str] = Field(default_factory=list)  # other units the GPS accuracy circle reaches
 
 
 class VersionsOut(BaseModel):
@@ -95,7 +90,7 @@ class ReportStatus(BaseModel):
     case_state: str
     category: str
     area: AreaRef
-    department: DepartmentOut | None
+    department: DepartmentRef | None
     triage_reason: str | None
     triage_detail: str | None
     deadline_at: datetime | None

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import Conflict, InvalidInput, NotFound
 from api.producer import EventProducer
-from api.reports.schemas import AreaRef, DepartmentOut, ReportIn, ReportStatus, VersionsOut
+from api.reports.schemas import AreaRef, ReportIn, ReportStatus, VersionsOut
 from geo.crs import to_wgs84
-from geo.models import categories
+from geo.models import areas, categories
 from infra.db import async_engine
 from infra.settings import Settings
-from stream.events import TOPICS, Crs, Point, ReportSubmitted
+from stream.events import TOPICS, Crs, DepartmentRef, Point, ReportSubmitted
 from stream.tables import reports
 
 log = logging.getLogger("gridflow.api.reports")
@@ -89,8 +89,18 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
     if row is None:
         raise NotFound(f"report {report_id} is not known (yet): it may still be on its way through the queue")
     department = (
-        DepartmentOut(code=row.department_code, name=row.department_name) if row.department_code else None
+        DepartmentRef(code=row.department_code, name=row.department_name) if row.department_code else None
     )
+    codes = {
+        "city": row.city_code,
+        "district": row.district_code,
+        "township": row.township_code,
+        "community": row.community_code,
+        "grid": row.grid_code,
+    }
+    known = [code for code in codes.values() if code]
+    found = await conn.execute(select(areas.c.code, areas.c.name).where(areas.c.code.in_(known)))
+    named = dict(found.tuples().all())
     return ReportStatus(
         report_id=row.report_id,
         case_id=row.case_id,
@@ -98,12 +108,12 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
         case_state=row.case_state,
         category=row.category,
         area=AreaRef(
-            city=row.city_code,
-            district=row.district_code,
-            township=row.township_code,
-            community=row.community_code,
-            grid=row.grid_code,
+            **codes,
             synthetic=row.area_synthetic,
+            names={level: named[code] for level, code in codes.items() if code in named},
+            method=row.locate_method,
+            offshore_distance_m=row.offshore_distance_m,
+            candidates=row.area_candidates,
         ),
         department=department,
         triage_reason=row.triage_reason,

@@ -145,6 +145,10 @@ def test_landmark_is_routed_to_its_district_water_bureau(live_system: LiveSystem
     answer = wait_decided(live_system, str(body["report_id"]))
     assert answer["department"]["code"] == f"{district}000000:water"
     assert answer["department"]["name"].endswith("水务局")
+    names = answer["area"]["names"]
+    assert names["city"] == "大连市" and names["district"] in answer["department"]["name"]
+    assert set(names) == {"city", "district", "township", "community", "grid"}
+    assert names["grid"].endswith("网格") and names["grid"].startswith(names["community"][:2])
 
 
 def test_same_report_id_three_times_is_acknowledged_each_time_and_counted_once(live_system: LiveSystem):

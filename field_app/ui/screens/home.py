@@ -17,10 +17,15 @@ LEVEL_LABELS = (("grid", "网格"), ("community", "社区"), ("township", "街�
 
 
 def grid_line(area: dict[str, Any] | None) -> str:
+    """The worker's grid by name (街道 and 网格, as the server names them), else by its code."""
     if not area:
         return "我的网格：首次上报分派后显示"
+    names = area.get("names") or {}
     for key, label in LEVEL_LABELS:
         if area.get(key):
+            if key in names:
+                parent = names.get("township", "")
+                return f"我的网格：{parent} {names[key]}".replace("  ", " ")
             return f"我的网格：{label} {area[key]}"
     return "我的网格：未知"
 

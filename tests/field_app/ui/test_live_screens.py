@@ -67,4 +67,6 @@ def test_worker_reports_through_the_real_system_and_sees_the_department(live_app
     screenshot("22_live_outbox_routed")
     app.go("home")
     pump()
+    grid = app.screen("home").grid.text
+    assert grid.startswith("我的网格：") and grid.endswith("网格") and "街道" in grid, grid
     screenshot("23_live_home")
