@@ -92,6 +92,12 @@ class AreaIndex:
         shapely.prepare(self._geoms)
         # Boxes grown by the edge tolerance: a point that close to a leaf may belong to it (rule 2).
         self._boxes = shapely.bounds(self._geoms) + np.array([-1, -1, 1, 1]) * EDGE_TOLERANCE_DEG
+        # Halos: each leaf grown by twice the tolerance. A point outside a leaf's halo is surely farther than
+        # the tolerance from it (the halo rounds corners with chords of 11.25 degrees, which stay within
+        # 0.5 % of the buffer distance), so the exact but slow distance test runs only for the few points
+        # inside a halo and outside its leaf.
+        self._halos = shapely.buffer(self._geoms, 2 * EDGE_TOLERANCE_DEG, quad_segs=8)
+        shapely.prepare(self._halos)
         self._lattice = Lattice(self._boxes)
         # One plane for the whole index, only to find candidates for the offshore and accuracy searches; the
         # distances themselves are measured in the plane of each point's own latitude (rule 5).
@@ -127,6 +133,7 @@ class AreaIndex:
             if (
                 x0 <= x <= x1
                 and y0 <= y <= y1
+                and shapely.intersects_xy(self._halos[leaf], x, y)
                 and shapely.dwithin(self._geoms[leaf], shapely.Point(x, y), EDGE_TOLERANCE_DEG)
             ):
                 return int(leaf)
@@ -164,6 +171,8 @@ class AreaIndex:
         box = self._boxes[leaf]
         maybe = ~hit & (leaf < best[point]) & (px >= box[:, 0]) & (px <= box[:, 2])
         maybe &= (py >= box[:, 1]) & (py <= box[:, 3])
+        if maybe.any():
+            maybe[maybe] = shapely.intersects_xy(self._halos[leaf[maybe]], px[maybe], py[maybe])
         if maybe.any():
             p, lf = point[maybe], leaf[maybe]
             near = shapely.dwithin(self._geoms[lf], shapely.points(xs[p], ys[p]), EDGE_TOLERANCE_DEG)
@@ -227,7 +236,7 @@ class AreaIndex:
         return location.model_copy(update={"candidates": tuple(code for _, code in ranked)})
 
     def memory_bytes(self) -> int:
-        """Estimated memory held by the index (both geometry copies, prepared indexes, lattice, tables).
+        """Estimated memory held by the index (geometry copies and halos, prepared indexes, lattice, tables).
 
         GEOS memory is invisible to Python's allocator tracking, so this counts what is stored: 24 bytes
         per coordinate (GEOS keeps room for a third ordinate), 64 per segment of a prepared
@@ -236,7 +245,8 @@ class AreaIndex:
         """
         coords = int(shapely.get_num_coordinates(self._geoms).sum())
         parts = int(shapely.get_num_geometries(self._geoms).sum())
-        geometry = 2 * (coords * 24 + parts * 400) + coords * 64
+        halo_coords = int(shapely.get_num_coordinates(self._halos).sum())
+        geometry = 2 * (coords * 24 + parts * 400) + coords * 64 + halo_coords * (24 + 64) + parts * 400
         tables = len(self.codes) * (1_000 + 100)  # a Location, a code, list and tree slots per leaf
         return geometry + tables + self._lattice.nbytes() + int(self._boxes.nbytes)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -43,6 +44,16 @@ areas = Table(
     Column("leaf", Boolean, nullable=False, server_default="false"),
     CheckConstraint("level IN ('city','district','township','community','grid')", name="areas_level"),
     Index("areas_leaf_geom_gist", "geom", postgresql_using="gist", postgresql_where=text("leaf")),
+)
+
+# A coverage table over the leaves: every cell of a fixed lon/lat lattice (geo.locate_db.CELL_DEG) that a
+# leaf's box touches. The PostGIS locator hash-joins a batch's points to it, then tests the few leaves found
+# exactly; a GiST probe per point costs about twice as much here. geo.store.refresh_leaves rebuilds it.
+leaf_cells = Table(
+    "leaf_cells",
+    metadata,
+    Column("cell", BigInteger, nullable=False, index=True),
+    Column("code", String(15), ForeignKey("areas.code", ondelete="CASCADE"), nullable=False),
 )
 
 categories = Table(

@@ -15,6 +15,7 @@ from geo.catalog import (
     department_code,
     department_name,
 )
+from geo.locate_db import refresh_leaf_cells
 from geo.models import areas, categories, departments, duty_rules
 from geo.schemas import AreaSpec, Category, Department, DutyRule, Level
 
@@ -90,8 +91,8 @@ def upsert_areas(
 
 
 def refresh_leaves(conn: Connection) -> None:
-    """Recompute which areas are leaves (a boundary, and no child with one), then the planner's statistics,
-    so the partial index over the leaves is used at once (ANALYZE may run inside the transaction)."""
+    """Recompute which areas are leaves (a boundary, and no child with one) and their coverage table, then the
+    planner's statistics, so both are used at once (ANALYZE may run inside the transaction)."""
     conn.execute(
         text(
             """UPDATE areas a SET leaf = l.leaf FROM (
@@ -102,6 +103,7 @@ def refresh_leaves(conn: Connection) -> None:
         )
     )
     conn.execute(text("ANALYZE areas"))
+    refresh_leaf_cells(conn)
 
 
 def departments_for(specs: Iterable[AreaSpec]) -> list[Department]:
