@@ -30,7 +30,9 @@ from geo.locate_rules import (
 )
 from geo.schemas import LEVEL_ORDER, LocateMethod, Location, ancestor_code, level_of_code
 
-CELL_DEG = 0.01  # about 1 km: some 50,000 rows for Dalian's 6,442 grid cells, two or three leaves a point
+# About 1 km: some 50,000 rows for Dalian's 6,442 grid cells. Migration 0004 fills the table at this size;
+# a change needs a migration that rebuilds it (loads and imports rebuild it with the size here).
+CELL_DEG = 0.01
 
 
 def _cell_key(lon: str, lat: str) -> str:
