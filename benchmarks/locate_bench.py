@@ -241,7 +241,7 @@ def main() -> None:
     if db_rates:
         console.print(
             f"PostGIS: {args.db_points:,} points batched, {args.db_single:,} one per query, "
-            f"best of {max(1, args.repeat // 2)}; each query also fetches the leaves' parent chains"
+            f"best of {max(1, args.repeat // 2)}; with the levels above each leaf"
         )
     console.print(
         f"index memory: estimate {index.memory_bytes() / 2**20:.1f} MiB (AreaIndex.memory_bytes), "
