@@ -121,10 +121,7 @@ def measure_postgis(
     engine = make_sync_engine(settings, database)
     try:
         upgrade(settings, database)
-        load_city(settings, areas, database=database)
-        with engine.connect() as conn:
-            conn.execute(text("ANALYZE areas"))
-            conn.commit()
+        load_city(settings, areas, database=database)  # analyzes the areas and their coverage table too
         rates: dict[str, tuple[float, float]] = {}
         for name, (xs, ys) in samples.items():
             pairs = list(zip(xs[:points].tolist(), ys[:points].tolist(), strict=True))

@@ -37,10 +37,15 @@ from geo.schemas import LEVEL_ORDER, LocateMethod, Location, ancestor_code, leve
 CELL_DEG = 0.01
 
 
+def _key(ix: str, iy: str) -> str:
+    """SQL for the key of lattice cell (ix, iy). The multiplier spreads the key's bits (PostgreSQL hashes an
+    int8 by folding its halves, so a shifted pair would collide) and keeps keys unique for |lat| <= 90."""
+    return f"({ix} * 1000003 + {iy})"
+
+
 def _cell_key(lon: str, lat: str) -> str:
-    """SQL for the lattice cell holding (lon, lat). The multiplier spreads the key's bits (PostgreSQL hashes
-    an int8 by folding its halves, so a shifted pair would collide) and keeps keys unique for |lat| <= 90."""
-    return f"(floor({lon} / {CELL_DEG})::int8 * 1000003 + floor({lat} / {CELL_DEG})::int8)"
+    """SQL for the key of the lattice cell holding (lon, lat)."""
+    return _key(f"floor({lon} / {CELL_DEG})::int8", f"floor({lat} / {CELL_DEG})::int8")
 
 
 _REFRESH_CELLS = (
@@ -48,7 +53,7 @@ _REFRESH_CELLS = (
     text(
         f"""
         INSERT INTO leaf_cells (cell, code)
-        SELECT ix * 1000003 + iy, a.code
+        SELECT {_key("ix", "iy")}, a.code
         FROM areas a,
           generate_series(floor((ST_XMin(a.geom) - {EDGE_TOLERANCE_DEG}) / {CELL_DEG})::int8,
                           floor((ST_XMax(a.geom) + {EDGE_TOLERANCE_DEG}) / {CELL_DEG})::int8) AS ix,

@@ -24,8 +24,7 @@ def grid_line(area: dict[str, Any] | None) -> str:
     for key, label in LEVEL_LABELS:
         if area.get(key):
             if key in names:
-                parent = names.get("township", "")
-                return f"我的网格：{parent} {names[key]}".replace("  ", " ")
+                return "我的网格：" + " ".join(filter(None, (names.get("township"), names[key])))
             return f"我的网格：{label} {area[key]}"
     return "我的网格：未知"
 
