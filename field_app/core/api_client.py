@@ -5,6 +5,7 @@ It turns every answer into an outcome the outbox understands; transport trouble 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 
 UPLOAD_CHUNK = 256 * 1024
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 FIELD_NAMES = {
     "report_id": "编号",
     "reporter_id": "上报人",
@@ -46,6 +48,7 @@ class Answer:
     outcome: Outcome
     reason: str = ""
     retry_after: float | None = None
+    content_hash: str | None = None  # with ACCEPTED: what the server accepted (None from an older server)
 
 
 class AttachmentRefused(Exception):
@@ -72,6 +75,16 @@ def describe_error(response: httpx.Response) -> str:
     if isinstance(detail, dict):
         return str(detail.get("message") or detail.get("code") or detail)
     return str(detail)
+
+
+def _content_hash(response: httpx.Response) -> str | None:
+    """The 202's content_hash (64 lowercase hex); None from an older server or for anything malformed."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None  # the report is accepted all the same; only the late-conflict check is lost
+    value = body.get("content_hash") if isinstance(body, dict) else None
+    return value if isinstance(value, str) and SHA256_HEX.fullmatch(value) else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -107,7 +120,7 @@ class ApiClient:
         response = self._request("POST", "/api/v1/reports", json=payload)
         code = response.status_code
         if code in (200, 201, 202):
-            return Answer(Outcome.ACCEPTED)
+            return Answer(Outcome.ACCEPTED, content_hash=_content_hash(response))
         if code == 409:
             return Answer(Outcome.CONFLICT, describe_error(response))
         if code == 422:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+# The schema as first shipped. Never edit it: phones in the field hold databases made from it. A change is a
+# new step at the end of MIGRATIONS, which every database runs once (a new one right after creating these).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
     report_id TEXT PRIMARY KEY,
@@ -53,6 +55,13 @@ CREATE TABLE IF NOT EXISTS categories (
 CREATE TABLE IF NOT EXISTS prefs (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# One SQL statement per step, in order; `PRAGMA user_version` counts the steps a database has run.
+MIGRATIONS: tuple[str, ...] = (
+    # 1. The content_hash of the API's 202: what the server accepted from this phone under the report_id,
+    #    so that a status naming other content for the id shows as a conflict (issue 8).
+    "ALTER TABLE reports ADD COLUMN content_hash TEXT",
+)
+
 
 class Database:
     """One connection shared by the UI thread and the sync thread, serialised by a lock.
@@ -72,6 +81,23 @@ class Database:
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(SCHEMA)
+        self._migrate()
+
+    @property
+    def version(self) -> int:
+        return int(self.query("PRAGMA user_version")[0][0])
+
+    def _migrate(self) -> None:
+        """Run the steps this database has not run yet, all in one transaction with the new version number.
+
+        The version is read inside the transaction, so two processes opening one file run each step once.
+        """
+        with self.transaction() as conn:
+            done = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for step in MIGRATIONS[done:]:
+                conn.execute(step)
+            if done < len(MIGRATIONS):
+                conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -23,7 +23,7 @@ class ReportStatus(StrEnum):
 
 class FailureKind(StrEnum):
     INVALID = "invalid"  # 422: a field the server does not accept
-    CONFLICT = "conflict"  # 409: this report_id was accepted before with other content
+    CONFLICT = "conflict"  # 409, or a later status naming other content: another report holds this report_id
     REJECTED = "rejected"  # any other refusal (4xx)
 
 

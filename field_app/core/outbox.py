@@ -13,6 +13,7 @@ from field_app.core.db import Database
 from field_app.core.models import Draft, FailureKind, ReportStatus, build_payload
 
 FINAL_SERVER_STATES = ("routed", "triage")
+LATE_CONFLICT_REASON = "该编号已被另一条内容不同的上报占用，请另存为新报告后重新提交"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class OutboxEntry:
     department_name: str | None
     triage_reason: str | None
     area: dict[str, str | None] | None
+    content_hash: str | None  # what the API's 202 said it accepted; None before that, or from an older server
     attachments: list[AttachmentState] = field(default_factory=list)
 
     @property
@@ -74,8 +76,21 @@ def _entry(row: Any, attachments: list[AttachmentState]) -> OutboxEntry:
         department_name=row["department_name"],
         triage_reason=row["triage_reason"],
         area=json.loads(row["area"]) if row["area"] else None,
+        content_hash=row["content_hash"],
         attachments=attachments,
     )
+
+
+def taken_by_other_content(accepted_hash: str | None, state: dict[str, Any]) -> bool:
+    """Whether the server's status says another report holds this id: it names other content for the id, or
+    lists ours among the refused conflicts. Without both hashes (older server or app) nothing can be told."""
+    if accepted_hash is None:
+        return False
+    conflicts = state.get("conflicts") or []
+    if any(isinstance(c, dict) and c.get("content_hash") == accepted_hash for c in conflicts):
+        return True
+    standing = state.get("content_hash")
+    return isinstance(standing, str) and standing != accepted_hash
 
 
 class Outbox:
@@ -124,11 +139,12 @@ class Outbox:
     def mark_sending(self, report_id: str) -> None:
         self._set(report_id, status=ReportStatus.SENDING)
 
-    def mark_accepted(self, report_id: str) -> None:
+    def mark_accepted(self, report_id: str, *, content_hash: str | None = None) -> None:
         now = self.clock.now()
         self._set(
             report_id,
             status=ReportStatus.SENT,
+            content_hash=content_hash,
             sent_at=now,
             last_error=None,
             failure_kind=None,
@@ -163,7 +179,8 @@ class Outbox:
         )
 
     def resubmit_as_new(self, report_id: str) -> str:
-        """A 409 conflict: keep the old entry visible, queue the same content under a fresh report_id."""
+        """A conflict (409, or a status naming other content): keep the old entry visible, queue the same
+        content under a fresh report_id."""
         new_id = str(uuid.uuid4())
         with self.db.transaction() as conn:
             row = conn.execute("SELECT * FROM reports WHERE report_id = ?", (report_id,)).fetchone()
@@ -200,14 +217,29 @@ class Outbox:
 
     def record_server_state(
         self, report_id: str, state: dict[str, Any] | None, *, next_check_at: float
-    ) -> None:
-        """Store what GET /api/v1/reports/{id} said; None means not processed yet (404)."""
+    ) -> bool:
+        """Store what GET /api/v1/reports/{id} said; None means not processed yet (404).
+
+        Returns True when the status shows that another report took the id: the entry then fails as a
+        conflict (its department, if any, is the other report's and is not stored) and is no longer checked.
+        """
         if state is None:
             self.db.execute(
                 "UPDATE reports SET checks = checks + 1, next_check_at = ? WHERE report_id = ?",
                 (next_check_at, report_id),
             )
-            return
+            return False
+        rows = self.db.query("SELECT content_hash FROM reports WHERE report_id = ?", (report_id,))
+        if rows and taken_by_other_content(rows[0]["content_hash"], state):
+            self._set(
+                report_id,
+                status=ReportStatus.FAILED,
+                failure_kind=FailureKind.CONFLICT,
+                failure_reason=LATE_CONFLICT_REASON,
+                next_check_at=None,
+            )
+            self.db.execute("UPDATE reports SET checks = checks + 1 WHERE report_id = ?", (report_id,))
+            return True
         department = state.get("department") or {}
         self._set(
             report_id,
@@ -219,6 +251,7 @@ class Outbox:
             next_check_at=None if state.get("status") in FINAL_SERVER_STATES else next_check_at,
         )
         self.db.execute("UPDATE reports SET checks = checks + 1 WHERE report_id = ?", (report_id,))
+        return False
 
     def _set(self, report_id: str, **values: Any) -> None:
         columns = ", ".join(f"{name} = :{name}" for name in values)

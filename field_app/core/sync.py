@@ -84,7 +84,7 @@ class SyncEngine:
                 self.outbox.mark_retry(entry.report_id, error=str(exc), next_attempt_at=0)
                 raise
             if answer.outcome is Outcome.ACCEPTED:
-                self.outbox.mark_accepted(entry.report_id)
+                self.outbox.mark_accepted(entry.report_id, content_hash=answer.content_hash)
                 result.sent += 1
             elif answer.outcome is Outcome.UNAVAILABLE:
                 self.outbox.mark_retry(entry.report_id, error=answer.reason, next_attempt_at=0)
@@ -121,7 +121,9 @@ class SyncEngine:
         for entry in self.outbox.to_check(self.clock.now()):
             state = self.client.report_state(entry.report_id)
             next_at = self.clock.now() + CHECK_BACKOFF.delay(self._checks(entry.report_id) + 1)
-            self.outbox.record_server_state(entry.report_id, state, next_check_at=next_at)
+            if self.outbox.record_server_state(entry.report_id, state, next_check_at=next_at):
+                log.warning("report %s: the server holds other content under its id", entry.report_id)
+                result.failed += 1
             result.checked += 1
 
     def _checks(self, report_id: str) -> int:

@@ -7,12 +7,14 @@ real one from api/attachments.py, so the app's resumable uploads meet the real p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -81,9 +83,18 @@ class FakeApi:
         self.unavailable = False  # 503 with Retry-After, as when the broker is down
         self.triage_categories: set[str] = set()
         self.unprocessed: set[str] = set()  # report_ids the router has "not reached yet": GET answers 404
+        self.hashes = True  # False: answer as the API did before content hashes (no content_hash anywhere)
+        self.conflicts: dict[str, list[dict[str, str]]] = {}  # per id: later content the stream refused
+        self._first_elsewhere: dict[str, dict[str, Any]] = {}  # see other_content_first
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Content-Range)
         self.delay_s = 0.0  # per request, so that a kill lands inside a request more often
+
+    def other_content_first(self, report_id: str, other: dict[str, Any]) -> None:
+        """Simulate the race of issue 8: `other` (same id, other content) reached the stream just before the
+        next POST of report_id, but was not in the database yet. That POST still gets its 202 (intake cannot
+        know), then the stream keeps `other` and records the POST's content under `conflicts`."""
+        self._first_elsewhere[report_id] = {**other, "report_id": report_id}
 
     # --- the contract ------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -127,9 +138,18 @@ class FakeApi:
                 return httpx.Response(
                     409, json={"detail": {"code": "report_id_conflict", "message": "编号已被其他内容使用"}}
                 )
-            self.accepted[rid] = body
             self.answers[rid] += 1
-        return httpx.Response(202, json={"report_id": rid, "status": "accepted"})
+            first = self._first_elsewhere.pop(rid, None)
+            if first is None:
+                self.accepted[rid] = body
+            else:
+                self.accepted[rid] = first
+                refused = {"content_hash": content_hash(body), "submitted_at": _now()}
+                self.conflicts.setdefault(rid, []).append(refused)
+        answer = {"report_id": rid, "status": "accepted"}
+        if self.hashes:
+            answer["content_hash"] = content_hash(body)
+        return httpx.Response(202, json=answer)
 
     def _status(self, rid: str) -> httpx.Response:
         body = self.accepted.get(rid)
@@ -139,6 +159,9 @@ class FakeApi:
             state = {"status": "triage", "area": AREA, "department": None, "triage_reason": "no_duty_rule"}
         else:
             state = {"status": "routed", "area": AREA, "department": DEPARTMENT, "triage_reason": None}
+        if self.hashes:
+            state["content_hash"] = content_hash(body)
+            state["conflicts"] = list(self.conflicts.get(rid, []))
         return httpx.Response(200, json={"report_id": rid, **state})
 
     def _photo(self, rid: str, sha: str, request: httpx.Request) -> httpx.Response:
@@ -209,6 +232,16 @@ class _QuietServer(ThreadingHTTPServer):
         # A client killed mid-request (the kill test does that on purpose) is not a server fault.
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+def content_hash(body: dict[str, Any]) -> str:
+    """Stands for the server's hash of a report's content: everything but the id, canonically serialised."""
+    content = {key: value for key, value in body.items() if key != "report_id"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _uuid(text: str) -> Any:

@@ -9,12 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from api.app import create_app
 from field_app.core.models import build_payload
 from field_app.core.service import FieldService
 from tests.field_app.conftest import complete_draft
+from tests.field_app.fake_api import FakeApi
 from tests.field_app.openapi_check import problems
 
 
@@ -74,6 +76,38 @@ def test_status_answer_has_every_field_the_app_reads(spec: dict[str, Any]) -> No
     assert {"city", "district", "township", "community"} <= set(area)
     department = next(s for s in status["department"]["anyOf"] if "$ref" in s)
     assert {"code", "name"} <= set(properties(spec, department))
+
+
+def test_accepted_answer_names_the_content_it_accepted(spec: dict[str, Any]) -> None:
+    accepted = properties(spec, response_schema(spec, "/api/v1/reports", "post", "202"))
+    assert {"report_id", "status", "content_hash"} <= set(accepted)
+    assert accepted["content_hash"]["type"] == "string"
+
+
+def test_status_answer_names_the_standing_content_and_the_refused_ones(spec: dict[str, Any]) -> None:
+    status = properties(spec, response_schema(spec, "/api/v1/reports/{report_id}", "get", "200"))
+    assert {"content_hash", "conflicts"} <= set(status)
+    assert status["content_hash"]["type"] == "string"
+    assert status["conflicts"]["type"] == "array"
+    assert {"content_hash", "submitted_at"} <= set(properties(spec, status["conflicts"]["items"]))
+
+
+def test_fake_answers_conform_to_the_api_schemas(
+    spec: dict[str, Any], service: FieldService, fake_api: FakeApi
+) -> None:
+    """The fake's 202 and the hash fields of its status, as the real API describes them."""
+    draft = complete_draft(service)
+    other = build_payload(complete_draft(service, "另一份报告"), observed_at=datetime.now().astimezone())
+    fake_api.other_content_first(draft.report_id, other)
+    entry = service.submit(draft)
+    service.sync_now()
+    accepted = fake_api.handle(httpx.Request("POST", "http://fake/api/v1/reports", json=other)).json()
+    assert problems(accepted, response_schema(spec, "/api/v1/reports", "post", "202"), spec) == []
+    status = fake_api.handle(httpx.Request("GET", f"http://fake/api/v1/reports/{entry.report_id}")).json()
+    assert status["conflicts"]  # this test would prove nothing about an empty list
+    fields = properties(spec, response_schema(spec, "/api/v1/reports/{report_id}", "get", "200"))
+    for name in ("content_hash", "conflicts"):
+        assert problems(status[name], fields[name], spec, f"$.{name}") == []
 
 
 def test_category_list_has_every_field_the_picker_reads(spec: dict[str, Any]) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from field_app.core.clock import FakeClock
-from field_app.core.db import Database
+from field_app.core.db import MIGRATIONS, Database
 from field_app.core.models import Draft, FailureKind, ReportStatus, build_payload
-from field_app.core.outbox import Outbox
+from field_app.core.outbox import Outbox, taken_by_other_content
 from field_app.core.service import FieldService
 from tests.field_app.conftest import ZHONGSHAN_SQUARE, complete_draft
 
@@ -104,3 +105,79 @@ def test_counts_cover_every_status(service: FieldService) -> None:
     service.outbox.save(complete_draft(service), observed_at=SEEN)
     counts = service.outbox.counts()
     assert counts[ReportStatus.WAITING] == 1 and counts[ReportStatus.FAILED] == 0
+
+
+# The reports table as the first release created it, on phones that are already in the field.
+FIRST_RELEASE_REPORTS = """
+CREATE TABLE reports (
+    report_id TEXT PRIMARY KEY, payload TEXT NOT NULL, category_name TEXT, created_at REAL NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT, failure_kind TEXT, failure_reason TEXT, superseded_by TEXT, sent_at REAL,
+    server_status TEXT, department_code TEXT, department_name TEXT, triage_reason TEXT, area TEXT,
+    checks INTEGER NOT NULL DEFAULT 0, next_check_at REAL
+);
+"""
+
+
+def test_database_of_the_first_release_is_upgraded_and_keeps_its_reports(tmp_path: Path) -> None:
+    path = tmp_path / "old-phone.sqlite3"
+    payload = build_payload(
+        Draft(reporter_id="wg-1", category_code="10101", location=ZHONGSHAN_SQUARE), observed_at=SEEN
+    )
+    with sqlite3.connect(path) as old:
+        old.executescript(FIRST_RELEASE_REPORTS)
+        old.execute(
+            "INSERT INTO reports (report_id, payload, created_at, status, sent_at, server_status,"
+            " next_check_at) VALUES (?, ?, 1.0, 'sent', 2.0, 'accepted', 0)",
+            (payload["report_id"], json.dumps(payload, ensure_ascii=False, sort_keys=True)),
+        )
+    old.close()
+
+    db = Database(path)
+    assert db.version == len(MIGRATIONS)
+    outbox = Outbox(db, FakeClock())
+    entry = outbox.get(payload["report_id"])
+    assert entry is not None and entry.status is ReportStatus.SENT and entry.payload == payload
+    assert entry.content_hash is None  # accepted before the app kept hashes: nothing to compare with
+    state = {
+        "status": "routed",
+        "department": {"code": "x", "name": "中山区城市管理局"},
+        "content_hash": "a" * 64,
+    }
+    assert outbox.record_server_state(entry.report_id, state, next_check_at=0) is False
+    assert outbox.get(entry.report_id).department_name == "中山区城市管理局"  # type: ignore[union-attr]
+    outbox.mark_accepted(entry.report_id, content_hash="b" * 64)
+    db.close()
+
+    reopened = Database(path)  # a second start runs no step twice (ALTER TABLE would fail)
+    assert reopened.version == len(MIGRATIONS)
+    assert Outbox(reopened, FakeClock()).get(entry.report_id).content_hash == "b" * 64  # type: ignore[union-attr]
+    reopened.close()
+
+
+def test_new_database_starts_at_the_latest_version(tmp_path: Path) -> None:
+    db = Database(tmp_path / "new.sqlite3")
+    assert db.version == len(MIGRATIONS)
+    assert "content_hash" in {row["name"] for row in db.query("PRAGMA table_info(reports)")}
+    db.close()
+
+
+OURS, THEIRS = "a" * 64, "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("accepted_hash", "state", "taken"),
+    [
+        (OURS, {"status": "routed", "content_hash": OURS, "conflicts": []}, False),
+        (OURS, {"status": "routed", "content_hash": THEIRS, "conflicts": []}, True),
+        (OURS, {"status": "routed", "conflicts": [{"content_hash": OURS, "submitted_at": "x"}]}, True),
+        (OURS, {"status": "routed", "content_hash": OURS, "conflicts": [{"content_hash": THEIRS}]}, False),
+        (OURS, {"status": "routed"}, False),  # an older server says nothing about content
+        (None, {"status": "routed", "content_hash": THEIRS}, False),  # accepted by an older server
+    ],
+    ids=["same", "other-named", "ours-refused", "others-refused", "old-server", "no-own-hash"],
+)
+def test_taken_by_other_content_only_when_the_status_says_so(
+    accepted_hash: str | None, state: dict[str, object], taken: bool
+) -> None:
+    assert taken_by_other_content(accepted_hash, state) is taken

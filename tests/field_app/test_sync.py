@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from field_app.core.clock import FakeClock
 from field_app.core.labels import status_line
-from field_app.core.models import FailureKind, ReportStatus
+from field_app.core.models import FailureKind, ReportStatus, build_payload
+from field_app.core.outbox import LATE_CONFLICT_REASON
 from field_app.core.service import FieldService
 from tests.field_app.conftest import complete_draft
-from tests.field_app.fake_api import FakeApi
+from tests.field_app.fake_api import FakeApi, content_hash
 
 
 def test_report_is_sent_once_and_shows_its_department(service: FieldService, fake_api: FakeApi) -> None:
@@ -158,3 +160,76 @@ def test_photo_upload_resumes_where_the_server_stands(
     assert calls[0] == f"bytes */{photo.size}"
     assert calls[1].startswith("bytes 300000-")
     assert fake_api.photos.object_path(photo.sha256).read_bytes() == big.read_bytes()
+
+
+def test_late_conflict_fails_the_entry_and_resubmitting_sends_a_new_id(
+    service: FieldService, fake_api: FakeApi, clock: FakeClock
+) -> None:
+    draft = complete_draft(service)
+    # Another report with this id and other content reached the stream first; intake did not know yet.
+    other = build_payload(complete_draft(service, "另一份报告"), observed_at=datetime.now().astimezone())
+    fake_api.other_content_first(draft.report_id, other)
+    fake_api.unprocessed.add(draft.report_id)
+    entry = service.submit(draft)
+    assert service.sync_now().sent == 1
+    accepted = service.outbox.get(entry.report_id)
+    assert accepted is not None and accepted.status is ReportStatus.SENT
+    assert accepted.content_hash == content_hash(entry.payload)
+
+    fake_api.unprocessed.clear()
+    clock.advance(10)
+    assert service.sync_now().failed == 1
+    failed = service.outbox.get(entry.report_id)
+    assert failed is not None and failed.status is ReportStatus.FAILED
+    assert failed.failure_kind is FailureKind.CONFLICT
+    assert failed.department_name is None  # the department routed to is the other report's
+    assert status_line(failed) == f"失败（编号冲突）：{LATE_CONFLICT_REASON}"
+    assert service.outbox.to_check(clock.now() + 3600) == []  # no more polling for the lost id
+
+    new_id = service.resubmit_as_new(entry.report_id)
+    service.sync_now()
+    assert fake_api.accepted[new_id] == {**entry.payload, "report_id": new_id}
+    resent = service.outbox.get(new_id)
+    assert resent is not None and resent.status is ReportStatus.SENT
+    assert resent.department_name == "中山区城市管理局"
+    assert service.outbox.get(entry.report_id).superseded_by == new_id  # type: ignore[union-attr]
+
+
+def test_other_reports_conflicts_do_not_touch_the_accepted_entry(
+    service: FieldService, fake_api: FakeApi
+) -> None:
+    entry = service.submit(complete_draft(service))
+    fake_api.conflicts[entry.report_id] = [{"content_hash": "f" * 64, "submitted_at": "2026-12-01T03:00:00Z"}]
+    service.sync_now()
+    routed = service.outbox.get(entry.report_id)
+    assert routed is not None and routed.status is ReportStatus.SENT
+    assert routed.department_name == "中山区城市管理局"
+
+
+def test_status_without_content_hash_leaves_the_entry_as_it_was(
+    service: FieldService, fake_api: FakeApi, clock: FakeClock
+) -> None:
+    entry = service.submit(complete_draft(service))
+    fake_api.unprocessed.add(entry.report_id)
+    service.sync_now()
+    # An older server answers the status: no content_hash, no conflicts, even though its record differs.
+    fake_api.hashes = False
+    fake_api.accepted[entry.report_id] = {**entry.payload, "description": "另一份报告"}
+    fake_api.unprocessed.clear()
+    clock.advance(10)
+    service.sync_now()
+    kept = service.outbox.get(entry.report_id)
+    assert kept is not None and kept.status is ReportStatus.SENT and kept.failure_kind is None
+    assert kept.content_hash == content_hash(entry.payload)
+    assert status_line(kept) == "已发送 → 中山区城市管理局"
+
+
+def test_accepted_by_an_older_server_is_routed_without_a_hash(
+    service: FieldService, fake_api: FakeApi
+) -> None:
+    fake_api.hashes = False
+    entry = service.submit(complete_draft(service))
+    service.sync_now()
+    routed = service.outbox.get(entry.report_id)
+    assert routed is not None and routed.content_hash is None
+    assert status_line(routed) == "已发送 → 中山区城市管理局"

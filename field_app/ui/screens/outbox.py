@@ -27,6 +27,7 @@ STATUS_COLOURS = {
 class EntryCard(BoxLayout):
     def __init__(self, entry: OutboxEntry, screen: OutboxScreen) -> None:
         super().__init__(orientation="vertical", size_hint_y=None, padding=dp(8), spacing=dp(2))
+        self.entry = entry
         paint(self, (1, 1, 1, 1))
         self.bind(minimum_height=self.setter("height"))
         when = datetime.fromtimestamp(entry.created_at).strftime("%m-%d %H:%M")

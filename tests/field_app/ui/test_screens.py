@@ -7,17 +7,20 @@ screens against the real running system.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 
 from field_app.core.backoff import Backoff
-from field_app.core.models import LocationFix, ReportStatus
+from field_app.core.models import LocationFix, ReportStatus, build_payload
+from field_app.core.outbox import LATE_CONFLICT_REASON
 from field_app.core.service import FieldService
 from field_app.devices.camera import FakeCamera
 from field_app.devices.location import NO_LOCATION_ON_DEVICE, FixedLocation
 from field_app.ui.app import FieldApp
+from field_app.ui.screens.outbox import EntryCard
 from tests.field_app.conftest import complete_draft
 from tests.field_app.fake_api import FakeApi
 from tests.field_app.images import write_png
@@ -137,14 +140,29 @@ def test_refusals_and_conflicts_are_shown_with_a_way_out(app: FieldApp, fake: tu
     clash = complete_draft(app.service, "手机重装后编号重复的上报")
     api.accepted[clash.report_id] = {"report_id": clash.report_id, "description": "另一份内容"}
     app.service.submit(clash)
+    # Accepted with 202, then the status shows that another report with this id reached the stream first.
+    late = complete_draft(app.service, "同一编号被另一条上报抢先的上报")
+    other = build_payload(complete_draft(app.service, "另一条上报"), observed_at=datetime.now().astimezone())
+    api.other_content_first(late.report_id, other)
+    app.service.submit(late)
     app.go("outbox")
     outbox = app.screen("outbox")
-    pump_until(lambda: "编号冲突" in _texts(outbox) and "服务器拒收" in _texts(outbox), what="both failures")
+    pump_until(
+        lambda: _texts(outbox).count("编号冲突") == 2 and "服务器拒收" in _texts(outbox),
+        what="the three failures",
+    )
     assert "失败（服务器拒收）：类别：unknown category" in _texts(outbox)
+    assert f"失败（编号冲突）：{LATE_CONFLICT_REASON}" in _texts(_card(outbox, late.description))
     screenshot("09_outbox_failed")
-    tap(find(outbox, Button, "另存为新报告"))
-    pump_until(lambda: app.service.outbox.counts()[ReportStatus.SENT] == 2, what="the resubmitted copy sent")
-    assert app.service.outbox.get(clash.report_id).superseded_by is not None  # type: ignore[union-attr]
+    for draft in (clash, late):
+        tap(find(_card(outbox, draft.description), Button, "另存为新报告"))
+    copies = [app.service.outbox.get(d.report_id).superseded_by for d in (clash, late)]  # type: ignore[union-attr]
+    assert None not in copies
+    pump_until(
+        lambda: all(app.service.outbox.get(c).status is ReportStatus.SENT for c in copies),  # type: ignore[arg-type,union-attr]
+        what="the resubmitted copies sent",
+    )
+    assert api.accepted[copies[1]]["description"] == late.description  # type: ignore[index]
 
 
 def test_offline_reports_wait_and_go_when_the_network_returns(
@@ -193,6 +211,10 @@ def test_settings_and_tasks_screens(app: FieldApp) -> None:
     app.go("home")
     pump()
     screenshot("14_home_after")
+
+
+def _card(outbox: object, description: str) -> EntryCard:
+    return next(c for c in outbox.cards.children if c.entry.description == description)  # type: ignore[attr-defined]
 
 
 def _texts(root: object) -> str:
