@@ -9,6 +9,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 class GridflowError(Exception):
     code = "error"
+    located = False  # True: answered as FastAPI's located list (loc/msg/type) whatever the status
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         """`field` is the dotted location FastAPI would give, e.g. `body.category` or `path.area_code`."""
@@ -31,6 +32,22 @@ class InvalidInput(GridflowError):
     code = "invalid"
 
 
+class PayloadTooLarge(GridflowError):
+    code = "too_large"
+    located = True
+
+
+class UnsupportedMediaType(GridflowError):
+    code = "unsupported_media_type"
+    located = True
+
+
+class QuotaExceeded(GridflowError):
+    """The server's storage for this kind of data is full: not the client's fault, worth trying later."""
+
+    code = "quota_exceeded"
+
+
 class BrokerUnavailable(GridflowError):
     code = "broker_unavailable"
 
@@ -43,6 +60,9 @@ DEFAULT_STATUS_CODES: dict[type[GridflowError], int] = {
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 422,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    QuotaExceeded: 507,
     BrokerUnavailable: 503,
     DatabaseUnavailable: 503,
 }
@@ -50,11 +70,14 @@ RETRY_AFTER_S = 5
 
 
 def _body(exc: GridflowError, status: int) -> dict[str, object]:
-    if status == 422:
+    if status == 422 or exc.located:
         # Same shape as FastAPI's own validation errors, so clients parse one format.
         loc = exc.field.split(".") if exc.field else ["body"]
         return {"detail": [{"loc": loc, "msg": exc.message, "type": exc.code}]}
-    return {"detail": {"code": exc.code, "message": exc.message}}
+    detail = {"code": exc.code, "message": exc.message}
+    if exc.field:
+        detail["field"] = exc.field
+    return {"detail": detail}
 
 
 def add_exception_handlers(

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     city_code: str = "210200000000"
     worker_id: str = "gridflow-router"
 
+    # Report photos (api/attachments): room on disk for all of them; how long an unfinished upload is kept.
+    attachments_quota_bytes: int = Field(default=20 * 1024**3, ge=0, description="stored + partial photos")
+    attachments_partial_max_age_s: float = Field(default=24 * 3600, gt=0, description="then it is swept")
+
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_host}:{self.kafka_port}"

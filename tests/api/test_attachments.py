@@ -1,4 +1,5 @@
-"""The photo endpoint: limits checked by magic bytes, content-addressed storage, resumable uploads."""
+"""The photo endpoint: limits checked by magic bytes, content-addressed storage, resumable uploads, and a
+photo that belongs to a report only once that report's uploader has sent its bytes."""
 
 from __future__ import annotations
 
@@ -6,15 +7,12 @@ import hashlib
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api import attachments
-from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, get_store
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
-JPEG = b"\xff\xd8\xff\xe0" + b"gridflow-jpeg" * 3000
+from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore
+from tests.api.attachment_app import JPEG, PNG, base, files_under, jpeg_range, make_app
 
 
 @pytest.fixture
@@ -24,14 +22,7 @@ def store(tmp_path: Path) -> AttachmentStore:
 
 @pytest.fixture
 def client(store: AttachmentStore) -> TestClient:
-    app = FastAPI()
-    app.include_router(attachments.router)
-    app.dependency_overrides[get_store] = lambda: store
-    return TestClient(app)
-
-
-def base(report_id: uuid.UUID) -> str:
-    return f"/api/v1/reports/{report_id}/attachments"
+    return TestClient(make_app(store))
 
 
 def test_whole_upload_is_stored_by_hash_and_fetched_back(client: TestClient, store: AttachmentStore) -> None:
@@ -99,12 +90,10 @@ def test_bad_report_id_and_hash_are_422(client: TestClient) -> None:
     assert answer.json()["detail"][0]["loc"] == ["path", "sha256"]
 
 
-def put(client: TestClient, rid: uuid.UUID, sha: str, content_range: str, body: bytes = b"") -> object:
-    return client.put(
-        f"{base(rid)}/{sha}",
-        content=body,
-        headers={"Content-Type": "image/jpeg", "Content-Range": content_range},
-    )
+def put(
+    client: TestClient, rid: uuid.UUID, sha: str, content_range: str, body: bytes = b""
+) -> httpx.Response:
+    return client.put(f"{base(rid)}/{sha}", content=body, headers=jpeg_range(content_range))
 
 
 def test_resumable_upload_goes_on_after_a_dropped_connection(
@@ -150,3 +139,57 @@ def test_photo_of_another_report_is_not_served(client: TestClient) -> None:
     rid = uuid.uuid4()
     sha = client.post(base(rid), content=PNG, headers={"Content-Type": "image/png"}).json()["sha256"]
     assert client.get(f"{base(uuid.uuid4())}/{sha}").status_code == 404
+
+
+def test_knowing_the_hash_neither_attaches_nor_reads_another_reports_photo(
+    client: TestClient, store: AttachmentStore
+) -> None:
+    owner, other = uuid.uuid4(), uuid.uuid4()
+    sha, total = hashlib.sha256(JPEG).hexdigest(), len(JPEG)
+    assert client.post(base(owner), content=JPEG, headers={"Content-Type": "image/jpeg"}).status_code == 201
+    for _ in range(2):  # asking twice changes nothing
+        asked = put(client, other, sha, f"bytes */{total}")
+        assert asked.status_code == 308 and "range" not in asked.headers
+    assert client.get(f"{base(other)}/{sha}").status_code == 404
+    assert put(client, owner, sha, f"bytes */{total}").status_code == 200
+    assert not (store.root / "links" / str(other)).exists()
+
+
+def test_sending_the_bytes_links_a_stored_photo_without_storing_it_twice(
+    client: TestClient, store: AttachmentStore
+) -> None:
+    owner, chunked, whole = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    sha, total = hashlib.sha256(JPEG).hexdigest(), len(JPEG)
+    client.post(base(owner), content=JPEG, headers={"Content-Type": "image/jpeg"})
+    assert put(client, chunked, sha, f"bytes 0-9999/{total}", JPEG[:10000]).status_code == 308
+    assert put(client, chunked, sha, f"bytes 10000-{total - 1}/{total}", JPEG[10000:]).status_code == 201
+    assert client.post(base(whole), content=JPEG, headers={"Content-Type": "image/jpeg"}).status_code == 201
+    for rid in (owner, chunked, whole):
+        assert client.get(f"{base(rid)}/{sha}").content == JPEG
+    assert files_under(store, "objects") == [f"objects/{sha[:2]}/{sha}"]
+    assert files_under(store, "partial") == files_under(store, "tmp") == []
+
+
+def test_progress_of_one_reports_upload_is_not_shown_to_another(client: TestClient) -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    sha, total = hashlib.sha256(JPEG).hexdigest(), len(JPEG)
+    put(client, first, sha, f"bytes 0-9999/{total}", JPEG[:10000])
+    asked = put(client, second, sha, f"bytes */{total}")
+    assert asked.status_code == 308 and "range" not in asked.headers
+    assert put(client, first, sha, f"bytes */{total}").headers["range"] == "bytes=0-9999"
+
+
+def test_errors_come_from_the_error_table_naming_the_field(client: TestClient) -> None:
+    rid = uuid.uuid4()
+    big = b"\xff\xd8\xff" + bytes(MAX_ATTACHMENT_BYTES)
+    too_large = client.post(base(rid), content=big, headers={"Content-Type": "image/jpeg"})
+    msg = f"at most {MAX_ATTACHMENT_BYTES} bytes"
+    assert too_large.json()["detail"] == [
+        {"loc": ["header", "content-length"], "msg": msg, "type": "too_large"}
+    ]
+    wrong_type = client.post(base(rid), content=PNG, headers={"Content-Type": "text/plain"})
+    assert wrong_type.json()["detail"][0]["type"] == "unsupported_media_type"
+    empty = client.post(base(rid), content=b"", headers={"Content-Type": "image/png"})
+    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body"]
+    missing = client.get(f"{base(rid)}/{'a' * 64}")
+    assert missing.status_code == 404 and missing.json()["detail"]["code"] == "not_found"

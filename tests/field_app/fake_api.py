@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored, UploadProblem
+from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored
+from api.errors import DEFAULT_STATUS_CODES, GridflowError
 
 # Codes as in geo/catalog.py: kind (1 部件, 2 事件) + 大类 + 小类.
 CATEGORIES = [
@@ -176,15 +177,15 @@ class FakeApi:
             )
         try:
             if first is None:
-                held = self.photos.held(sha, total)
-                result: Stored | int = self.photos.stored(sha) if held is None else held
+                result = self.photos.status(_uuid(rid), sha, total)
             else:
                 content_type = request.headers.get("content-type", "")
-                result = self.photos.put_chunk(sha, first, request.content, total, content_type)
-        except UploadProblem as problem:
-            return httpx.Response(problem.status, json={"detail": [{"loc": problem.loc, "msg": problem.msg}]})
+                result = self.photos.put_chunk(_uuid(rid), sha, first, request.content, total, content_type)
+        except GridflowError as problem:
+            status = DEFAULT_STATUS_CODES[type(problem)]
+            loc = (problem.field or "body").split(".")
+            return httpx.Response(status, json={"detail": [{"loc": loc, "msg": problem.message}]})
         if isinstance(result, Stored):
-            self.photos.link(_uuid(rid), sha)
             return httpx.Response(201 if result.created else 200, json={"sha256": sha, "size": result.size})
         return httpx.Response(308, headers={"Range": f"bytes=0-{result - 1}"} if result else {})
 

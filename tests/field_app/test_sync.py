@@ -146,6 +146,8 @@ def test_photos_go_up_after_the_report(service: FieldService, fake_api: FakeApi,
 def test_photo_upload_resumes_where_the_server_stands(
     service: FieldService, fake_api: FakeApi, tmp_path: Path
 ) -> None:
+    from uuid import UUID
+
     from tests.field_app.images import png_bytes
 
     big = tmp_path / "big.png"
@@ -153,7 +155,9 @@ def test_photo_upload_resumes_where_the_server_stands(
     draft = complete_draft(service)
     photo = service.attach_photo(draft, big)
     # The server already holds the first 300,000 bytes of an earlier, interrupted upload.
-    fake_api.photos.put_chunk(photo.sha256, 0, big.read_bytes()[:300_000], photo.size, "image/png")
+    fake_api.photos.put_chunk(
+        UUID(draft.report_id), photo.sha256, 0, big.read_bytes()[:300_000], photo.size, "image/png"
+    )
     service.submit(draft)
     service.sync_now()
     calls = [content_range for method, _path, content_range in fake_api.requests if method == "PUT"]

@@ -1,0 +1,137 @@
+"""The photo routes: parse the request, call the store in a thread, answer; errors go to api/errors.py."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
+
+from api.attachments.store import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored
+from api.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from infra.settings import get_settings
+
+ALLOWED_TYPES = ("image/jpeg", "image/png", "image/webp")
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+_RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+)$")
+
+router = APIRouter(prefix="/api/v1/reports/{report_id}/attachments", tags=["attachments"])
+
+
+class AttachmentOut(BaseModel):
+    sha256: str
+    size: int
+    content_type: str
+    url: str
+
+
+def get_store() -> AttachmentStore:
+    settings = get_settings()
+    return AttachmentStore(
+        settings.state_dir / "attachments",
+        quota_bytes=settings.attachments_quota_bytes,
+        partial_max_age_s=settings.attachments_partial_max_age_s,
+    )
+
+
+StoreDep = Annotated[AttachmentStore, Depends(get_store)]
+Sha256 = Annotated[str, PathParam(pattern=SHA256_PATTERN, description="lowercase hex sha256 of the photo")]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "larger than 10 MiB"},
+    415: {"description": "not a JPEG, PNG or WebP image (by its magic bytes)"},
+    507: {"description": "the server's photo storage is full (code quota_exceeded); try again later"},
+}
+
+
+def declared_type(value: str | None) -> str:
+    declared = (value or "").split(";")[0].strip().lower()
+    if declared not in ALLOWED_TYPES:
+        raise UnsupportedMediaType(f"photos must be {', '.join(ALLOWED_TYPES)}", field="header.content-type")
+    return declared
+
+
+def parse_content_range(value: str | None) -> tuple[int | None, int | None, int]:
+    """(first, last, total) of `bytes A-B/N`, or (None, None, total) of `bytes */N`."""
+    match = _RANGE.match((value or "").strip())
+    if match is None:
+        raise InvalidInput("expected 'bytes A-B/N' or 'bytes */N'", field="header.content-range")
+    first, last, total = (int(g) if g is not None else None for g in match.groups())
+    assert total is not None
+    if total > MAX_ATTACHMENT_BYTES:
+        raise PayloadTooLarge(f"at most {MAX_ATTACHMENT_BYTES} bytes", field="header.content-range")
+    if total == 0 or (first is not None and (last is None or not first <= last < total)):
+        raise InvalidInput("range outside the photo", field="header.content-range")
+    return first, last, total
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared_length = request.headers.get("content-length")
+    if declared_length and declared_length.isdigit() and int(declared_length) > limit:
+        raise PayloadTooLarge(f"at most {limit} bytes", field="header.content-length")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise PayloadTooLarge(f"at most {limit} bytes", field="body")
+    return bytes(body)
+
+
+def _answer(report_id: UUID, stored: Stored) -> JSONResponse:
+    out = AttachmentOut(
+        sha256=stored.sha256,
+        size=stored.size,
+        content_type=stored.content_type,
+        url=f"/api/v1/reports/{report_id}/attachments/{stored.sha256}",
+    )
+    return JSONResponse(out.model_dump(), status_code=201 if stored.created else 200)
+
+
+@router.post("", status_code=201, response_model=AttachmentOut, responses=PROBLEMS)
+async def upload(report_id: UUID, request: Request, store: StoreDep) -> JSONResponse:
+    """Upload a whole photo (raw body). Idempotent: the same bytes again answer 200."""
+    declared = declared_type(request.headers.get("content-type"))
+    body = await _read_body(request, MAX_ATTACHMENT_BYTES)
+    if not body:
+        raise InvalidInput("the photo is empty", field="body")
+    stored = await anyio.to_thread.run_sync(store.put_whole, report_id, body, declared)
+    return _answer(report_id, stored)
+
+
+@router.put(
+    "/{sha256}",
+    status_code=201,
+    response_model=AttachmentOut,
+    responses={**PROBLEMS, 308: {"description": "incomplete; Range: bytes=0-K says what is held"}},
+)
+async def upload_range(report_id: UUID, sha256: Sha256, request: Request, store: StoreDep) -> Response:
+    """Resumable upload by content hash with Content-Range (see the package's docstring)."""
+    declared = declared_type(request.headers.get("content-type"))
+    first, last, total = parse_content_range(request.headers.get("content-range"))
+    body = await _read_body(request, MAX_ATTACHMENT_BYTES)
+    if first is None:
+        result = await anyio.to_thread.run_sync(store.status, report_id, sha256, total)
+    else:
+        assert last is not None
+        if len(body) != last - first + 1:
+            raise InvalidInput("body length differs from Content-Range", field="body")
+        result = await anyio.to_thread.run_sync(
+            store.put_chunk, report_id, sha256, first, body, total, declared
+        )
+    if isinstance(result, Stored):
+        return _answer(report_id, result)
+    headers = {"Range": f"bytes=0-{result - 1}"} if result else {}
+    return JSONResponse({"received": result}, status_code=308, headers=headers)
+
+
+@router.get("/{sha256}", response_class=FileResponse, responses={404: {"description": "no such photo"}})
+async def fetch(report_id: UUID, sha256: Sha256, store: StoreDep) -> FileResponse:
+    """The photo as uploaded, with its content type: only to the report it was uploaded for."""
+    if not store.linked(report_id, sha256):
+        raise NotFound("no such photo for this report", field="path.sha256")
+    stored = store.stored(sha256)
+    return FileResponse(store.object_path(sha256), media_type=stored.content_type)
