@@ -16,11 +16,12 @@ fail() { printf 'bootstrap: FAILED: %s\n' "$*" >&2; exit 1; }
 trap 'rc=$?; printf "bootstrap: FAILED during step %s (exit %s)\n" "$STEP" "$rc" >&2' ERR
 
 mkdir -p "$STAMPS" "$STATE/logs"
+# The state dir holds the database, the logs, the app's password and the reports' photos: closed to other
+# users. Until apt has made the postgres group, root alone may enter it.
+[[ "$(stat -c %a "$STATE")" == 710 ]] || chmod 700 "$STATE"
 # Engineers share one working tree: two bootstraps at once would pip-install into the same .venv.
 exec 9>"$STATE/bootstrap.lock"
 flock 9
-# PostgreSQL runs as the postgres user and must traverse the state dir to reach its cluster.
-chmod 755 "$STATE"
 
 stamp_matches() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
 write_stamp() { printf '%s\n' "$2" >"$STAMPS/$1"; }
@@ -52,6 +53,9 @@ if ((${#missing[@]})); then
 else
   say "apt: all packages present"
 fi
+# PostgreSQL runs as the postgres user and must traverse the state dir to reach its cluster; only that.
+chgrp postgres "$STATE"
+chmod 710 "$STATE"
 
 # --- (b) Python virtualenv ----------------------------------------------------------------------
 STEP="venv"

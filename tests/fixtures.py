@@ -56,18 +56,14 @@ def database(services: Settings) -> Iterator[Engine]:
     from infra.db import make_sync_engine
     from infra.loading import load_city
     from infra.migrate import upgrade
+    from infra.services.postgres_access import drop_database
 
-    admin = make_sync_engine(services, "postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{services.pg_database}"'))
-    upgrade(services)
+    upgrade(services)  # creates the database (owned by the app's role, with PostGIS) through the superuser
     load_city(services, dalian_areas(), quiet=True)
     engine = make_sync_engine(services)
     yield engine
     engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{services.pg_database}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(services, services.pg_database)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ from geo.models import metadata
 from infra.settings import get_settings
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or get_settings().database_url()
+url = (
+    config.attributes.get("url") or config.get_main_option("sqlalchemy.url") or get_settings().database_url()
+)
 
 
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]

@@ -1,22 +1,20 @@
 """PostgreSQL 15 + PostGIS 3 from Debian's packages, in a cluster of the project's own under the state dir.
 
-We run as root, and PostgreSQL refuses to: every server command runs as the `postgres` OS user.
+We run as root, and PostgreSQL refuses to: every server command runs as the `postgres` OS user. Who may
+connect, and as what, is in postgres_access; the files and configuration in postgres_config.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shlex
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from infra.services._process import (
     ServiceError,
@@ -30,60 +28,32 @@ from infra.services._process import (
     send_signal,
     tail,
     wait_for_exit,
+    wait_until,
+)
+from infra.services.postgres_access import (
+    DEFAULT_DATABASE,
+    SUPERUSER,
+    admin_connect,
+    app_connect,
+    app_is_confined,
+    ensure_app_role,
+    ensure_database,
+    ensure_password,
+    refuses_no_password,
+    secure_state_dir,
+    state_dir_is_secure,
+)
+from infra.services.postgres_config import (
+    OS_USER,
+    PostgresPaths,
+    configs_current,
+    paths,
+    write_configs,
 )
 from infra.settings import Settings, get_settings
 
 NAME = "postgres"
 BIN = Path("/usr/lib/postgresql/15/bin")
-OS_USER = "postgres"
-SUPERUSER = "postgres"  # the bootstrap superuser initdb creates; used only to create the app's role
-DEFAULT_DATABASE = str(Settings.model_fields["pg_database"].default)
-
-# Loaded through `include` from postgresql.conf; port, socket dir and listen address come on the
-# command line so that they always follow the settings.
-SERVER_CONF = """\
-# Written by infra/services/postgres.py on every start; edit there, not here.
-shared_buffers = '128MB'
-max_connections = 100
-fsync = on
-synchronous_commit = on
-max_wal_size = '512MB'
-log_line_prefix = '%m [%p] %q%u@%d '
-log_min_duration_statement = 2000
-"""
-
-# Trust for everyone, on purpose: this is a loopback-only dev/test cluster (listen_addresses=127.0.0.1,
-# socket in the project's state dir), and tests connect as different roles without passwords.
-HBA_CONF = """\
-# Written by infra/services/postgres.py: a loopback-only dev/test cluster, so trust is acceptable.
-local all all trust
-host  all all 127.0.0.1/32 trust
-"""
-
-
-@dataclass(frozen=True)
-class PostgresPaths:
-    root: Path
-    data: Path
-    run: Path  # the Unix socket's folder
-    logs: Path
-    log_file: Path
-    pid_file: Path  # the server's own postmaster.pid
-    lock_file: Path
-
-
-def paths(s: Settings | None = None) -> PostgresPaths:
-    root = (s or get_settings()).state_dir.resolve() / "postgres"
-    data, logs = root / "data", root / "logs"
-    return PostgresPaths(
-        root=root,
-        data=data,
-        run=root / "run",
-        logs=logs,
-        log_file=logs / "postgres.log",
-        pid_file=data / "postmaster.pid",
-        lock_file=root / "service.lock",
-    )
 
 
 def _as_postgres(argv: list[str], *, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -101,24 +71,25 @@ def pid(s: Settings | None = None) -> int | None:
     return found if args and args[0].endswith("postgres") else None
 
 
-def _ping(s: Settings, *, user: str, dbname: str, timeout: float) -> bool:
+def is_answering(s: Settings | None = None, *, timeout: float = 3.0) -> bool:
+    """`SELECT 1` as the app's role over TCP with its password, like the app.
+
+    It asks the `postgres` maintenance database, which always exists: the configured database may be a
+    per-test-run one that the test harness creates only after the services are up.
+    """
     try:
-        with psycopg.connect(
-            host=s.pg_host, port=s.pg_port, user=user, dbname=dbname, connect_timeout=max(1, int(timeout))
-        ) as conn:
+        with app_connect(s or get_settings(), timeout=timeout) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
     except psycopg.Error:
         return False
 
 
-def is_answering(s: Settings | None = None, *, timeout: float = 3.0) -> bool:
-    """`SELECT 1` as the app's role over TCP, like the app.
-
-    It asks the `postgres` maintenance database, which always exists: the configured database may be a
-    per-test-run one that the test harness creates only after the services are up.
-    """
-    s = s or get_settings()
-    return _ping(s, user=s.pg_user, dbname="postgres", timeout=timeout)
+def _admin_answers(s: Settings) -> bool:
+    try:
+        with admin_connect(s, timeout=2.0) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.Error:
+        return False
 
 
 def log_tail(s: Settings | None = None, lines: int = 40) -> str:
@@ -138,16 +109,21 @@ def _prepare(s: Settings, p: PostgresPaths) -> None:
         folder.mkdir(exist_ok=True)
         os.chown(folder, account.pw_uid, account.pw_gid)
     p.data.chmod(0o700)  # the server refuses a data directory others can read
+    _close_to_others(s, p)
     reachable = _as_postgres(["test", "-w", str(p.run)], cwd=Path("/"), timeout=30)
     if reachable.returncode != 0:
         raise ServiceError(
-            NAME, f"the `{OS_USER}` user cannot reach {p.root}: every parent folder needs o+x (search)"
+            NAME,
+            f"the `{OS_USER}` user cannot reach {p.root}: the state dir needs g+x for group {OS_USER}"
+            " and every folder above it o+x (search)",
         )
     if not (p.data / "PG_VERSION").exists():
         if any(p.data.iterdir()):
             raise ServiceError(NAME, f"{p.data} is neither empty nor a PostgreSQL cluster; move it away")
         # UTF-8 for the Chinese names; the C.UTF-8 locale exists on every Debian without locales-all.
-        options = ["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]
+        # The authentication options only matter until write_configs() replaces pg_hba.conf below.
+        options = ["-U", SUPERUSER, "--auth-local=peer", "--auth-host=scram-sha-256"]
+        options += ["--encoding=UTF8", "--locale=C.UTF-8"]
         made = _as_postgres(
             [str(BIN / "initdb"), "-D", str(p.data), *options],
             cwd=p.root,
@@ -157,31 +133,37 @@ def _prepare(s: Settings, p: PostgresPaths) -> None:
             raise ServiceError(NAME, "initdb failed", log_tail=made.stderr + made.stdout)
         with (p.data / "postgresql.conf").open("a") as conf:
             conf.write("\ninclude_if_exists = 'gridflow.conf'\n")
-    for name, text in (("gridflow.conf", SERVER_CONF), ("pg_hba.conf", HBA_CONF)):
-        target = p.data / name
-        target.write_text(text)
-        os.chown(target, account.pw_uid, account.pw_gid)
+    write_configs(p)
 
 
-def _ensure_role_and_database(s: Settings) -> None:
-    """Create the app's role and the standard `gridflow` database if missing.
+def _close_to_others(s: Settings, p: PostgresPaths) -> None:
+    secure_state_dir(s)
+    p.logs.chmod(0o700)  # statements slower than 2 s are logged with their values
 
-    The role is a superuser: tests create and drop databases, the migration creates postgis. A database
-    configured under another name (a test run's) is left to whoever configured it, who creates it.
+
+def _access_current(s: Settings, p: PostgresPaths) -> bool:
+    """Nothing for start() to do: our files are in place and the app logs in with exactly its rights."""
+    return configs_current(p) and state_dir_is_secure(s) and app_is_confined(s, timeout=2.0)
+
+
+def _secure_access(s: Settings, p: PostgresPaths) -> None:
+    """Bring a running cluster to our access rules; this is also how one made with `trust` is upgraded.
+
+    Rewriting pg_hba.conf and reloading needs no connection, so it works whatever the old rules were;
+    then the role gets its password and rights over the socket, and we check that trust is gone.
     """
-    role, database = sql.Identifier(s.pg_user), sql.Identifier(DEFAULT_DATABASE)
-    with psycopg.connect(
-        host=s.pg_host, port=s.pg_port, user=SUPERUSER, dbname="postgres", autocommit=True, connect_timeout=5
-    ) as conn:
-        # Two starts racing (parallel test workers) may both see "missing"; the loser's error is harmless.
-        with contextlib.suppress(psycopg.errors.DuplicateObject):
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (s.pg_user,)).fetchall():
-                conn.execute(sql.SQL("CREATE ROLE {} SUPERUSER LOGIN").format(role))
-        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-            if not conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (DEFAULT_DATABASE,)
-            ).fetchall():
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, role))
+    _close_to_others(s, p)
+    if write_configs(p):
+        done = _as_postgres([str(BIN / "pg_ctl"), "-D", str(p.data), "reload"], cwd=p.root, timeout=30)
+        if done.returncode != 0:
+            raise ServiceError(NAME, "pg_ctl reload failed", log_tail=done.stdout + done.stderr)
+    ensure_app_role(s, ensure_password(s))
+    ensure_database(s, DEFAULT_DATABASE)
+    # A reload takes effect when the postmaster handles its SIGHUP, a moment later.
+    if not wait_until(lambda: refuses_no_password(s), timeout=10):
+        raise ServiceError(NAME, f"{s.pg_user} still gets in without a password", log_tail=log_tail(s))
+    if not app_is_confined(s, timeout=5.0):
+        raise ServiceError(NAME, f"role {s.pg_user} cannot log in with its password", log_tail=log_tail(s))
 
 
 def _clear_stale_locks(s: Settings, p: PostgresPaths) -> None:
@@ -197,26 +179,23 @@ def _clear_stale_locks(s: Settings, p: PostgresPaths) -> None:
 
 
 def start(s: Settings | None = None, *, timeout: float = 60.0) -> float:
-    """Start the cluster unless it already answers; return the seconds it took to answer (0.0 if it did)."""
+    """Start the cluster unless it already answers; return the seconds it took to answer (0.0 if it did).
+
+    A running cluster whose access rules are not ours (one made before the app had a password) is
+    brought to them in place, without a restart.
+    """
     s = s or get_settings()
     p = paths(s)
     with locked(p.lock_file):
         started = time.monotonic()
         if pid(s) is None:
             _launch(s, p, timeout)
-        elif is_answering(s, timeout=2.0):
+        elif _access_current(s, p):
             return 0.0
-        # Started just now, still starting, or running without the app's role: wait, then finish the job.
-        deadline = started + timeout
-        while not _ping(s, user=SUPERUSER, dbname="postgres", timeout=2.0):
-            if time.monotonic() > deadline:
-                raise ServiceError(
-                    NAME, f"no answer to SELECT 1 within {timeout:.0f} s", log_tail=log_tail(s)
-                )
-            time.sleep(0.2)
-        _ensure_role_and_database(s)
-        if not is_answering(s, timeout=5.0):
-            raise ServiceError(NAME, f"role {s.pg_user} cannot log in to the server", log_tail=log_tail(s))
+        # Started just now, still starting, or running under older rules: wait, then finish the job.
+        if not wait_until(lambda: _admin_answers(s), timeout=max(0.0, started + timeout - time.monotonic())):
+            raise ServiceError(NAME, f"no answer to SELECT 1 within {timeout:.0f} s", log_tail=log_tail(s))
+        _secure_access(s, p)
         return time.monotonic() - started
 
 

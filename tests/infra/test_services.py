@@ -19,7 +19,8 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from infra import services
-from infra.services import cli, kafka, postgres
+from infra.services import cli, kafka, postgres, postgres_access, postgres_config
+from infra.services._process import wait_until
 from infra.services.cli import app
 from infra.settings import Settings, get_settings
 
@@ -74,26 +75,20 @@ def read_all(s: Settings, topic: str, expected: int, timeout: float = 20.0) -> l
 
 
 def connect(s: Settings, dbname: str, *, autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(
-        host=s.pg_host,
-        port=s.pg_port,
-        user=s.pg_user,
-        dbname=dbname,
-        autocommit=autocommit,
-        connect_timeout=5,
-    )
+    """The app's role over TCP with its password, as the app connects."""
+    conn = postgres_access.app_connect(s, dbname)
+    conn.autocommit = autocommit
+    return conn
 
 
 @contextmanager
 def throwaway_database(s: Settings) -> Iterator[str]:
     name = unique("gridflow_infra_test")
-    with connect(s, "postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    postgres_access.ensure_database(s, name)
     try:
         yield name
     finally:
-        with connect(s, "postgres", autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        postgres_access.drop_database(s, name)
 
 
 def test_up_again_leaves_the_running_processes_alone(running: Settings) -> None:
@@ -125,14 +120,79 @@ def test_kafka_answers_metadata_and_round_trips_a_message(running: Settings) -> 
     assert read_all(running, topic, expected=2) == ["网格 report".encode(), b"second"]
 
 
-def test_postgis_works_in_a_fresh_database(running: Settings) -> None:
+def test_a_new_database_belongs_to_the_app_and_has_postgis(running: Settings) -> None:
     with throwaway_database(running) as name, connect(running, name) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,))
+        assert owner.fetchone() == (running.pg_user,)
         version = conn.execute("SELECT postgis_version()").fetchone()
         assert version is not None and version[0].startswith("3.")
         dalian = "ST_MakeEnvelope(121, 38, 122, 39, 4326)"
         point = "ST_SetSRID(ST_Point(121.6, 38.9), 4326)"
         assert conn.execute(f"SELECT ST_Covers({dalian}, {point})").fetchone() == (True,)
+
+
+def test_the_app_role_is_no_superuser_and_cannot_make_roles(running: Settings) -> None:
+    with connect(running, "postgres") as conn:
+        rights = conn.execute(
+            "SELECT rolsuper, rolcreaterole, rolreplication, rolbypassrls FROM pg_roles"
+            " WHERE rolname = current_user"
+        ).fetchone()
+        assert rights == (False, False, False, False)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE ROLE gridflow_intruder SUPERUSER")
+
+
+@pytest.mark.parametrize("password", ["", "not-the-password"], ids=["none", "wrong"])
+def test_tcp_login_without_the_right_password_is_refused(running: Settings, password: str) -> None:
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        postgres_access.app_connect(running, password=password)
+
+
+def test_the_superuser_cannot_log_in_over_tcp(running: Settings) -> None:
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(
+            host=running.pg_host,
+            port=running.pg_port,
+            user="postgres",
+            dbname="postgres",
+            passfile="/nonexistent/.pgpass",
+        )
+
+
+def test_no_rule_of_the_running_server_trusts_anyone(running: Settings) -> None:
+    with postgres_access.admin_connect(running) as conn:
+        rules = conn.execute("SELECT type, auth_method, error FROM pg_hba_file_rules").fetchall()
+    assert rules == [("local", "peer", None), ("host", "scram-sha-256", None)]
+
+
+def test_the_state_dir_and_the_password_are_closed_to_other_users(running: Settings) -> None:
+    state = running.state_dir.resolve().stat()
+    assert state.st_mode & 0o077 == 0o010  # the postgres group may traverse to its cluster, nothing more
+    assert running.pg_password_file.stat().st_mode & 0o777 == 0o600
+    assert postgres_config.paths(running).logs.stat().st_mode & 0o077 == 0
+
+
+OLD_TRUST_HBA = "local all all trust\nhost  all all 127.0.0.1/32 trust\n"
+
+
+def test_up_brings_a_cluster_made_with_trust_to_passwords_in_place(running: Settings) -> None:
+    """A cluster made before the app had a password: trust for all, the app's role a superuser."""
+    p = postgres_config.paths(running)
+    before = postgres.pid(running)
+    (p.data / "pg_hba.conf").write_text(OLD_TRUST_HBA)
+    try:
+        with postgres_access.admin_connect(running) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} SUPERUSER").format(sql.Identifier(running.pg_user)))
+            conn.execute("SELECT pg_reload_conf()")
+        assert wait_until(lambda: not postgres_access.refuses_no_password(running), timeout=10)
+    finally:
+        took = postgres.start(running)
+    assert took > 0 and postgres.pid(running) == before  # upgraded without a restart
+    assert postgres_access.refuses_no_password(running)
+    with connect(running, "postgres") as conn:
+        rights = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    assert rights == (False,)
+    assert postgres.start(running) == 0.0
 
 
 def test_killed_broker_comes_back_with_the_messages_it_acknowledged(running: Settings) -> None:
