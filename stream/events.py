@@ -30,7 +30,8 @@ class Crs(StrEnum):
 
 
 class Point(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and Infinity are refused: neither JSON nor PostGIS can carry them.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     lon: float = Field(ge=-180, le=180, description="经度 longitude, degrees")
     lat: float = Field(ge=-90, le=90, description="纬度 latitude, degrees")
@@ -148,6 +149,7 @@ class TriageReason(StrEnum):
     NO_DEPARTMENT = "no_department"  # 辖区内无对应责任部门
     SUSPICIOUS_COORDINATES = "suspicious_coordinates"  # 坐标可疑 (e.g. lat/lon swapped, 0,0)
     MALFORMED_EVENT = "malformed_event"  # an event no version of the schema can read
+    PROCESSING_FAILED = "processing_failed"  # the router or the database refused this one event
 
 
 TRIAGE_REASON_LABELS = {
@@ -157,6 +159,7 @@ TRIAGE_REASON_LABELS = {
     TriageReason.NO_DEPARTMENT: "辖区内没有对应的责任部门",
     TriageReason.SUSPICIOUS_COORDINATES: "坐标可疑",
     TriageReason.MALFORMED_EVENT: "事件格式无法识别",
+    TriageReason.PROCESSING_FAILED: "处理失败，已转人工分拨",
 }
 
 
@@ -218,6 +221,36 @@ class AreaChange(BaseModel):
     actor: str
     at: AwareDatetime
     note: str = ""
+
+
+class EventSetAside(BaseModel):
+    """`reports.deadletter`: an event that failed permanently, kept whole with the error, so that nothing a
+    client sent can stall a partition and nothing is dropped without a trace."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key_hex: str = ""
+    value: str  # the event's bytes as text (undecodable bytes escaped)
+    stage: str  # parse | route | record | sink
+    error: str
+    report_id: UUID | None = None
+    at: AwareDatetime
+
+
+class ReportConflict(BaseModel):
+    """A report_id submitted again with other content: the first content stands, the second is recorded
+    here (and shown in the report's status) so that its sender can learn it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    report_id: UUID
+    content_hash: str
+    submitted_at: AwareDatetime
 
 
 TOPICS = {

@@ -9,14 +9,16 @@ that took effect, in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stream.bulk import bulk_upsert
-from stream.events import CaseState, CaseTransition, ReportRouted, ReportSubmitted
+from stream.events import CaseState, CaseTransition, Crs, Point, ReportRouted, ReportSubmitted
 from stream.router import Decision, case_id_for, transitions_for
 from stream.tables import case_transitions, reports
 
@@ -40,10 +42,20 @@ def _report_columns(report: ReportSubmitted, city_code: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Received:
+    known: dict[UUID, tuple[str, str]]  # (status, content_hash) of every report of the batch
+    new: frozenset[UUID]  # the ones this call recorded; an `accepted` one not here was recorded before
+
+    def replayed(self) -> list[UUID]:
+        """Reports recorded by an earlier delivery and still undecided: a batch read again after a crash."""
+        return [rid for rid, (state, _) in self.known.items() if state == "accepted" and rid not in self.new]
+
+
 async def record_received(
     conn: AsyncConnection, batch: Sequence[ReportSubmitted], city_code: str
-) -> dict[UUID, tuple[str, str]]:
-    """Insert an `accepted` row for each new report; return (status, content_hash) of each in the batch."""
+) -> Received:
+    """Insert an `accepted` row for each new report; say what is known of each in the batch."""
     unique = {r.report_id: r for r in reversed(batch)}  # first occurrence wins within a batch
     rows = [
         {
@@ -54,13 +66,13 @@ async def record_received(
         }
         for r in unique.values()
     ]
-    await bulk_upsert(conn, reports, rows, conflict="(report_id)")
+    new = await bulk_upsert(conn, reports, rows, conflict="(report_id)", returning="report_id")
     found = await conn.execute(
         select(reports.c.report_id, reports.c.status, reports.c.content_hash).where(
             reports.c.report_id.in_(list(unique))
         )
     )
-    return {row.report_id: (row.status, row.content_hash) for row in found}
+    return Received({row.report_id: (row.status, row.content_hash) for row in found}, frozenset(new))
 
 
 def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
@@ -166,3 +178,39 @@ async def apply_decisions(
             conflict="ON CONSTRAINT case_transitions_once",
         )
     return transitions
+
+
+async def stale_accepted(conn: AsyncConnection, cutoff: datetime, limit: int = 500) -> list[ReportSubmitted]:
+    """Reports recorded as `accepted` before `cutoff` and not decided since, rebuilt as events.
+
+    The row keeps the WGS-84 point, not the coordinates as sent: a re-driven report carries that point as
+    its location too (routing uses only the WGS-84 one).
+    """
+    rows = await conn.execute(
+        select(
+            reports,
+            func.ST_X(reports.c.point).label("lon"),
+            func.ST_Y(reports.c.point).label("lat"),
+        )
+        .where(reports.c.status == "accepted", reports.c.submitted_at < cutoff)
+        .order_by(reports.c.submitted_at)
+        .limit(limit)
+    )
+    found = []
+    for row in rows:
+        point = Point(lon=row.lon, lat=row.lat, accuracy_m=row.accuracy_m, crs=Crs.WGS84)
+        found.append(
+            ReportSubmitted(
+                report_id=row.report_id,
+                reporter_id=row.reporter_id,
+                category=row.category,
+                description=row.description,
+                location=point,
+                location_wgs84=point,
+                observed_at=row.observed_at,
+                submitted_at=row.submitted_at,
+                attachments=tuple(row.attachments),
+                content_hash=row.content_hash,
+            )
+        )
+    return found

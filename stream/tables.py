@@ -72,3 +72,12 @@ case_transitions = Table(
     # The same transition replayed from the log lands once.
     UniqueConstraint("case_id", "to_state", "at", name="case_transitions_once"),
 )
+
+# A report_id submitted again with other content (migration 0005): the first stands, these are refused.
+report_conflicts = Table(
+    "report_conflicts",
+    metadata,
+    Column("report_id", UUID(as_uuid=True), primary_key=True),
+    Column("content_hash", String(64), primary_key=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+)
