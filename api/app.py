@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import attachments, catalog
 from api.duties.routes import router as duties_router
 from api.errors import add_exception_handlers
+from api.limits import BodySizeLimit
 from api.producer import EventProducer
 from api.reports.outline import keep_loaded
 from api.reports.routes import router as reports_router
@@ -38,6 +39,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     add_exception_handlers(app)
+    app.add_middleware(BodySizeLimit)
     app.include_router(reports_router)
     app.include_router(catalog.router)
     app.include_router(views_router)

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         description="the app role's password; unset: the one `services up` keeps under state_dir",
     )
 
+    # Intake: a report observed longer ago is refused. The field app's outbox holds reports while a phone is
+    # offline; a month covers leave or a dead zone, and an older report no longer describes the street.
+    report_max_age_days: int = Field(default=30, ge=1, description="observed_at may lie this far in the past")
+
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_host}:{self.kafka_port}"
