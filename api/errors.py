@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 
 class GridflowError(Exception):
@@ -97,5 +98,6 @@ def add_exception_handlers(
         error = DatabaseUnavailable("数据库暂不可用，请稍后重试 (database unavailable)")
         return JSONResponse(_body(error, 503), status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
-    for db_error in (OperationalError, InterfaceError):
+    # A pool with no free connection (slow reads holding them all) is an overload to retry, never a 500.
+    for db_error in (OperationalError, InterfaceError, PoolTimeout):
         app.add_exception_handler(db_error, database_down)

@@ -17,7 +17,16 @@ def make_sync_engine(settings: Settings, database: str | None = None) -> Engine:
 @lru_cache(maxsize=1)
 def async_engine() -> AsyncEngine:
     # pool_pre_ping: after a database restart the pool's old connections are dead; test before use.
-    return create_async_engine(get_settings().database_url(), pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # pool_timeout: a request that cannot get a connection within 5 s answers 503 (api/errors.py) instead of
+    # queueing for half a minute; statement_timeout: no single query holds a connection longer than 15 s.
+    return create_async_engine(
+        get_settings().database_url(),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=5,
+        connect_args={"options": "-c statement_timeout=15000"},
+    )
 
 
 @lru_cache(maxsize=1)

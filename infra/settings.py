@@ -36,6 +36,10 @@ class Settings(BaseSettings):
 
     city_code: str = "210200000000"
     worker_id: str = "gridflow-router"
+    # The stream's safety net: a report still `accepted` after redrive_after_s is decided again; looked for
+    # every redrive_every_s by the group's leader.
+    redrive_every_s: float = Field(default=60.0, gt=0)
+    redrive_after_s: float = Field(default=120.0, gt=0)
 
     # Report photos (api/attachments): room on disk for all of them; how long an unfinished upload is kept.
     attachments_quota_bytes: int = Field(default=20 * 1024**3, ge=0, description="stored + partial photos")

@@ -21,6 +21,10 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,
     web_enabled=False,  # no per-worker web server: several workers share one machine
+    # On stop (and on a rebalance) do not wait for in-flight events to be acknowledged: an agent retrying
+    # against a missing database would hold the worker for as long as the outage lasts. Its batch stays
+    # unacknowledged, so its offsets are not committed and the next owner reads it again (idempotent sinks).
+    stream_wait_empty=False,
     autodiscover=False,
 )
 

@@ -89,12 +89,20 @@ class Process:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
+    log_offset: int = 0  # where this start's output begins in the (appended) log
+
+    def output(self) -> str:
+        """What the process wrote since it was last started."""
+        with self.log.open("rb") as fh:
+            fh.seek(self.log_offset)
+            return fh.read().decode(errors="replace")
 
     def __post_init__(self) -> None:
         LOGS.mkdir(parents=True, exist_ok=True)
         self.log = LOGS / f"{self.name}.log"
 
     def start(self) -> None:
+        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = subprocess.Popen(
             self.args,
             cwd=PROJECT_ROOT,
@@ -136,7 +144,13 @@ class LiveSystem:
 def live_system(services: Settings, database: Engine, topics: dict[str, str]) -> Iterator[LiveSystem]:
     """A real API process and a real Faust worker, on this run's database and topics."""
     port = free_port()
-    env = {**os.environ, "GRIDFLOW_API_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    # The re-drive looks every 2 s, so a test can show it without waiting a minute (its age bound stays).
+    env = {
+        **os.environ,
+        "GRIDFLOW_API_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+        "GRIDFLOW_REDRIVE_EVERY_S": "2",
+    }
     api = Process("api", [sys.executable, "-m", "gridflow_cli", "api"], env)
     worker = Process("worker-1", [sys.executable, "-m", "gridflow_cli", "worker"], env)
     api.start()

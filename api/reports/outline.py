@@ -1,4 +1,6 @@
-"""The city's outline at intake, to tell a point with latitude and longitude swapped from one that is simply
+"""Reference data intake checks in memory: the city's outline and the category codes.
+
+The city's outline at intake, to tell a point with latitude and longitude swapped from one that is simply
 outside Dalian: the first is refused with a hint (422), the second accepted and triaged by the router.
 
 Read once from PostGIS when the API starts (retried until the database answers) and held in memory: the
@@ -19,11 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from geo.crs import swap_hint
-from geo.models import areas
+from geo.models import areas, categories, geo_versions
 from infra.db import async_engine
 
 log = logging.getLogger("gridflow.api.outline")
 RETRY_S = 5.0
+REFRESH_S = 10.0  # an edited category list reaches intake within this
 
 
 class CityOutline:
@@ -50,20 +53,46 @@ class CityOutline:
 OUTLINE = CityOutline()
 
 
-async def keep_loaded(city_code: str) -> None:
-    """Load the city's outline, retrying while the database is away or the city has no boundary yet."""
-    while OUTLINE.geometry is None:
-        try:
-            async with async_engine().connect() as conn:
-                wkb = (
-                    await conn.execute(
-                        select(func.ST_AsBinary(areas.c.geom)).where(areas.c.code == city_code)
-                    )
-                ).scalar()
+class KnownCategories:
+    """The category codes intake accepts, held in memory and reloaded when the duty list's version changes
+    (categories are edited with it), so intake needs no database round trip per report. `None` until first
+    loaded: intake then accepts any well-formed code and the router triages an unknown one."""
+
+    def __init__(self) -> None:
+        self.codes: frozenset[str] | None = None
+        self.version: int | None = None
+
+    def refused(self, code: str) -> bool:
+        return self.codes is not None and code not in self.codes
+
+
+CATEGORIES = KnownCategories()
+
+
+async def _load(city_code: str) -> None:
+    async with async_engine().connect() as conn:
+        if OUTLINE.geometry is None:
+            wkb = (
+                await conn.execute(select(func.ST_AsBinary(areas.c.geom)).where(areas.c.code == city_code))
+            ).scalar()
             if wkb is not None:
                 OUTLINE.set(shapely.from_wkb(bytes(wkb)))
                 log.info("city outline loaded for the swapped-coordinates check")
-                return
+        version = (
+            await conn.execute(select(geo_versions.c.version).where(geo_versions.c.kind == "duty_rules"))
+        ).scalar()
+        if version is None or version != CATEGORIES.version:
+            codes = frozenset((await conn.execute(select(categories.c.code))).scalars())
+            CATEGORIES.codes, CATEGORIES.version = codes, version
+            log.info("%d category codes loaded (duty rules v%s)", len(codes), version)
+
+
+async def keep_loaded(city_code: str, every_s: float = REFRESH_S) -> None:
+    """Load the city's outline and the category codes, retrying while the database is away; then look for
+    edits of the categories every `every_s` seconds."""
+    while True:
+        try:
+            await _load(city_code)
         except (OperationalError, DBAPIError, OSError) as exc:
-            log.warning("city outline not loaded (%s); retrying", type(exc).__name__)
-        await asyncio.sleep(RETRY_S)
+            log.warning("intake reference data not loaded (%s); retrying", type(exc).__name__)
+        await asyncio.sleep(RETRY_S if OUTLINE.geometry is None else every_s)

@@ -16,17 +16,20 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     responses={
-        409: {"description": "report_id re-used with other content"},
+        409: {"description": "report_id re-used with other content (known to this API process)"},
         503: {"description": "retry later"},
     },
 )
 async def submit(
     report: ReportIn, producer: ProducerDep, settings: SettingsDep, response: Response
 ) -> Accepted:
-    """Accept a report (上报). 202 only once Kafka holds it; the same report_id again is acknowledged once."""
-    if not await service.submit_report(report=report, producer=producer, settings=settings):
+    """Accept a report (上报). 202 only once Kafka holds it; the same report_id again is acknowledged and
+    counted once. `content_hash` names what was accepted: if the status later shows another one for this id,
+    another submission with other content came first (see `conflicts`)."""
+    accepted = await service.submit_report(report=report, producer=producer, settings=settings)
+    if accepted.duplicate:
         response.headers["X-Gridflow-Duplicate"] = "true"
-    return Accepted(report_id=report.report_id)
+    return accepted
 
 
 @router.get("/{report_id}", response_model=ReportStatus)

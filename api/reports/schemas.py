@@ -216,6 +216,15 @@ class ReportIn(BaseModel):
 class Accepted(BaseModel):
     report_id: UUID
     status: Literal["accepted"] = "accepted"
+    content_hash: str = Field(description="sha256 of the content accepted in this request")
+    duplicate: bool = Field(default=False, exclude=True)
+
+
+class ConflictOut(BaseModel):
+    """A later submission with this report_id and other content: refused, the first content stands."""
+
+    content_hash: str
+    submitted_at: datetime
 
 
 class AreaRef(AreaCodes):
@@ -241,6 +250,8 @@ class ReportStatus(BaseModel):
     status: Literal["accepted", "routed", "triage"]
     case_state: str
     category: str
+    content_hash: str = Field(description="sha256 of the content that stands for this report_id")
+    conflicts: list[ConflictOut] = Field(default_factory=list)
     area: AreaRef
     department: DepartmentRef | None
     triage_reason: str | None

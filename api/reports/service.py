@@ -1,24 +1,24 @@
-"""Report intake and status: validate, check the id against what is known, produce to Kafka."""
+"""Report intake and status: validate, check the id against recent ones, produce to Kafka."""
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import Conflict, InvalidInput, NotFound
 from api.producer import EventProducer
-from api.reports.schemas import AreaRef, ReportIn, ReportStatus, VersionsOut
+from api.reports.outline import CATEGORIES
+from api.reports.schemas import Accepted, AreaRef, ConflictOut, ReportIn, ReportStatus, VersionsOut
 from geo.crs import to_wgs84
-from geo.models import areas, categories
-from infra.db import async_engine
+from geo.models import areas
 from infra.settings import Settings
 from stream.events import TOPICS, Crs, DepartmentRef, Point, ReportSubmitted
-from stream.tables import reports
+from stream.tables import report_conflicts, reports
 
 log = logging.getLogger("gridflow.api.reports")
 
@@ -47,32 +47,37 @@ def build_event(report: ReportIn, now: datetime) -> ReportSubmitted:
     )
 
 
-async def _known(report_id: UUID, category: str) -> tuple[str | None, bool | None]:
-    """(content hash already stored for this id, whether the category exists); (None, None) if the database
-    is away — intake then relies on the router, which deduplicates and triages unknown categories."""
-    try:
-        async with async_engine().connect() as conn:
-            stored = (
-                await conn.execute(select(reports.c.content_hash).where(reports.c.report_id == report_id))
-            ).scalar()
-            exists = (
-                await conn.execute(select(categories.c.code).where(categories.c.code == category))
-            ).scalar()
-            return stored, exists is not None
-    except (OperationalError, DBAPIError, OSError) as exc:
-        log.warning("database unavailable at intake, accepting without pre-checks: %s", type(exc).__name__)
-        return None, None
+class RecentIds:
+    """The content hash of the report ids this process accepted lately (bounded, oldest dropped first), so a
+    resend is answered at once — 202 again, or 409 with other content — without a database round trip.
+    What it does not know (another API process, an older report) the stream decides: the first content
+    recorded stands, a later one is listed under `conflicts` in the report's status."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._hashes: OrderedDict[UUID, str] = OrderedDict()
+
+    def get(self, report_id: UUID) -> str | None:
+        return self._hashes.get(report_id)
+
+    def add(self, report_id: UUID, content_hash: str) -> None:
+        self._hashes[report_id] = content_hash
+        if len(self._hashes) > self.size:
+            self._hashes.popitem(last=False)
 
 
-async def submit_report(*, report: ReportIn, producer: EventProducer, settings: Settings) -> bool:
-    """Accept a report into Kafka. Returns False when it was already accepted with the same content."""
+RECENT = RecentIds()
+
+
+async def submit_report(*, report: ReportIn, producer: EventProducer, settings: Settings) -> Accepted:
+    """Accept a report into Kafka; no database on this path (the categories are known in memory)."""
     event = build_event(report, datetime.now(UTC))
-    stored_hash, category_exists = await _known(report.report_id, report.category)
-    if stored_hash is not None:
-        if stored_hash != event.content_hash:
+    known_hash = RECENT.get(report.report_id)
+    if known_hash is not None:
+        if known_hash != event.content_hash:
             raise Conflict(f"report_id {report.report_id} was already used for a report with other content")
-        return False
-    if category_exists is False:
+        return Accepted(report_id=report.report_id, content_hash=event.content_hash, duplicate=True)
+    if CATEGORIES.refused(report.category):
         raise InvalidInput(
             f"unknown category code {report.category!r} (未知的事项类别)", field="body.category"
         )
@@ -81,7 +86,8 @@ async def submit_report(*, report: ReportIn, producer: EventProducer, settings: 
         key=report.report_id.bytes,
         value=event.model_dump_json().encode(),
     )
-    return True
+    RECENT.add(report.report_id, event.content_hash)
+    return Accepted(report_id=report.report_id, content_hash=event.content_hash)
 
 
 async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStatus:
@@ -98,6 +104,11 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
         "community": row.community_code,
         "grid": row.grid_code,
     }
+    conflicts = await conn.execute(
+        select(report_conflicts.c.content_hash, report_conflicts.c.submitted_at)
+        .where(report_conflicts.c.report_id == report_id)
+        .order_by(report_conflicts.c.submitted_at)
+    )
     known = [code for code in codes.values() if code]
     found = await conn.execute(select(areas.c.code, areas.c.name).where(areas.c.code.in_(known)))
     named = dict(found.tuples().all())
@@ -107,6 +118,8 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
         status=row.status,
         case_state=row.case_state,
         category=row.category,
+        content_hash=row.content_hash,
+        conflicts=[ConflictOut(content_hash=h, submitted_at=at) for h, at in conflicts.tuples()],
         area=AreaRef(
             **codes,
             synthetic=row.area_synthetic,
