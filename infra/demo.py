@@ -176,6 +176,7 @@ def run_command(
         _spawn([sys.executable, "-m", "gridflow_cli", "worker"], logs / f"worker-{n}.log")
         for n in range(workers)
     ]
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo as Ctrl-C does
     try:
         _wait_for_api(api)
         console.print(f"[bold green]gridflow is up[/bold green]\n  API docs      {api}/docs")
@@ -185,7 +186,25 @@ def run_command(
         while count is not None:
             time.sleep(3600)
     except KeyboardInterrupt:
-        pass
+        console.print("stopping the API and the workers…")
     finally:
-        for child in children:
+        _stop(children)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen[bytes]], grace_s: float = 20.0) -> None:
+    """SIGTERM to each child's process group, then wait; what is still running after `grace_s` is killed."""
+    for child in children:
+        if child.poll() is None:
             os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            console.print(f"[yellow]pid {child.pid} did not stop in {grace_s:.0f} s: killed[/yellow]")
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
