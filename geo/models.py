@@ -85,6 +85,8 @@ duty_rules = Table(
     Column("level", String(10), nullable=False),
     Column("department_kind", String(32), nullable=False),
     Column("deadline_hours", Integer, nullable=False),
+    # Working hours (Mon–Fri office time, holidays off) unless a rule says natural hours (migration 0006).
+    Column("working_hours", Boolean, nullable=False, server_default="true"),
     Column("legal_basis", Text, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -131,6 +131,7 @@ class DutyRule(BaseModel):
     level: Level
     department_kind: str
     deadline_hours: int = Field(gt=0, le=24 * 90)
+    working_hours: bool = True  # the deadline counts working hours; False: natural (calendar) hours
     legal_basis: str
     version: int = 1
 

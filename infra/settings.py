@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # every redrive_every_s by the group's leader.
     redrive_every_s: float = Field(default=60.0, gt=0)
     redrive_after_s: float = Field(default=120.0, gt=0)
+    # Cases: the share of a deadline after which a case is at risk (预警), how often the group's leader looks
+    # for due timers (a timer fires within this of its time), and duplicates: a report of the same category
+    # within this distance and time of an open case joins it (per-category overrides in duplicate_rules,
+    # e.g. GRIDFLOW_DUPLICATE_RULES='{"10101": {"radius_m": 30, "window_h": 24}}').
+    case_warning_share: float = Field(default=0.8, gt=0, lt=1)
+    timer_scan_every_s: float = Field(default=20.0, gt=0)
+    duplicate_radius_m: float = Field(default=50.0, ge=0)
+    duplicate_window_h: float = Field(default=48.0, ge=0)
+    duplicate_rules: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     # Report photos (api/attachments): room on disk for all of them; how long an unfinished upload is kept.
     attachments_quota_bytes: int = Field(default=20 * 1024**3, ge=0, description="stored + partial photos")

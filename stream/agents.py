@@ -13,7 +13,15 @@ import logging
 
 from pydantic import ValidationError
 
-from stream.app import app, area_changes_topic, decisions_topic, settings, submitted_topic
+from stream.app import (
+    app,
+    area_changes_topic,
+    case_commands_topic,
+    decisions_topic,
+    settings,
+    submitted_topic,
+)
+from stream.case_stage import case_events, scan_timers
 from stream.events import AreaChange
 from stream.stages import redrive_stale, route_events, sink_events
 
@@ -35,6 +43,26 @@ async def sink(stream):  # type: ignore[no-untyped-def]
         await sink_events(events)
         for event in events:
             await stream.ack(event)
+
+
+@app.agent(case_commands_topic)
+async def cases(stream):  # type: ignore[no-untyped-def]
+    # One partition holds all of a case's commands: they are applied one after another, in order.
+    async for events in stream.noack_take(BATCH, within=WITHIN):
+        await case_events(events)
+        for event in events:
+            await stream.ack(event)
+
+
+@app.timer(interval=settings.timer_scan_every_s, on_leader=True)  # type: ignore[untyped-decorator]
+async def timers() -> None:
+    # Deadlines in the stream, not a cron: the leader looks for due timers and sends each case a tick.
+    try:
+        sent = await scan_timers()
+        if sent:
+            log.info("timer scan: %d cases due", sent)
+    except Exception:
+        log.exception("timer scan failed; trying again at the next tick")
 
 
 @app.timer(interval=settings.redrive_every_s, on_leader=True)  # type: ignore[untyped-decorator]

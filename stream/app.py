@@ -36,3 +36,4 @@ decisions_topic = app.topic(names["routed"], names["triage"], key_type=bytes, va
 transitions_topic = app.topic(names["transitions"], key_type=bytes, value_type=bytes)
 area_changes_topic = app.topic(names["area_changes"], key_type=bytes, value_type=bytes)
 deadletter_topic = app.topic(names["deadletter"], key_type=bytes, value_type=bytes)
+case_commands_topic = app.topic(names["case_commands"], key_type=bytes, value_type=bytes)

@@ -15,7 +15,7 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -110,6 +110,7 @@ class DutyRuleRef(BaseModel):
     deadline_hours: int
     legal_basis: str
     version: int
+    working_hours: bool = True
 
 
 class RoutingVersions(BaseModel):
@@ -132,9 +133,10 @@ class ReportRouted(BaseModel):
     case_id: UUID
     area: AreaCodes
     department: DepartmentRef
+    helpers: tuple[DepartmentRef, ...] = ()  # 协办: departments across a boundary the GPS circle crosses
     duty_rule: DutyRuleRef
     deadline_at: AwareDatetime
-    duplicate_of: UUID | None = None
+    duplicate_of: UUID | None = None  # the first report of the open case this one joins (case_id is its case)
     locate_method: str = "covers"
     offshore_distance_m: float | None = None
     candidates: tuple[str, ...] = ()  # other units the GPS accuracy circle reaches, nearest first
@@ -192,7 +194,8 @@ class CaseState(StrEnum):
 
 
 class CaseTransition(BaseModel):
-    """`cases.transitions`: one state change of a case, the audit trail."""
+    """A report's own audit trail (reported, then dispatched or sent to triage), in the `case_transitions`
+    table. The case's transitions are `CaseTransitioned` events on `cases.transitions`."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -204,6 +207,69 @@ class CaseTransition(BaseModel):
     actor: str
     at: AwareDatetime
     note: str = ""
+
+
+class CaseOpening(BaseModel):
+    """What a routing decision brings to a case: opens it (routed: dispatched; triage) or joins it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: UUID
+    reporter_id: str
+    category: str
+    area: AreaCodes
+    department_code: str | None = None
+    helper_codes: tuple[str, ...] = ()
+    level: str | None = None  # the duty rule's level (city … community, grid held by the community)
+    deadline_hours: int | None = None
+    working_hours: bool = True
+    triage_reason: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    observed_at: AwareDatetime
+
+
+class CaseCommand(BaseModel):
+    """`cases.commands`, keyed by case_id: everything that may change a case, in the order it is applied.
+
+    One partition holds all the commands of a case, so one worker applies them one after another: two
+    conflicting actions sent at once are applied in turn and the second is refused. `command_id` makes a
+    replayed command harmless. The topic is the log of record of the cases: replaying it through the pure
+    lifecycle gives the same tables.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    command_id: UUID
+    case_id: UUID
+    kind: Literal["open", "attach", "act", "tick"]
+    at: AwareDatetime  # when it happened (an action's receipt, a timer's due time)
+    actor: str = "system"
+    opening: CaseOpening | None = None  # open, attach
+    action: dict[str, Any] | None = None  # act: a `cases.actions` payload, validated by the case agent
+
+
+class CaseTransitioned(BaseModel):
+    """`cases.transitions`: one step of a case's history (seq 0 opens it), published once it is stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    case_id: UUID
+    seq: int
+    command_id: UUID
+    action: str  # open, or a `cases.states.ActionName`
+    from_state: str | None
+    to_state: str
+    actor: str
+    at: AwareDatetime
+    reason: str | None = None
+    note: str | None = None
+    level: str
+    department_code: str | None = None
+    deadline_at: AwareDatetime | None = None
+    area: AreaCodes = AreaCodes()
 
 
 class AreaChange(BaseModel):
@@ -260,4 +326,5 @@ TOPICS = {
     "transitions": "cases.transitions",
     "area_changes": "areas.changes",
     "deadletter": "reports.deadletter",
+    "case_commands": "cases.commands",
 }

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stream.bulk import bulk_upsert
-from stream.events import CaseState, CaseTransition, Crs, Point, ReportRouted, ReportSubmitted
+from stream.events import CaseState, Crs, Point, ReportRouted, ReportSubmitted
 from stream.router import Decision, case_id_for, transitions_for
 from stream.tables import case_transitions, reports
 
@@ -148,10 +148,8 @@ _DECISION_COLUMNS = (
 )
 
 
-async def apply_decisions(
-    conn: AsyncConnection, decisions: Sequence[Decision], city_code: str
-) -> list[CaseTransition]:
-    """Upsert the decisions; return the transitions of those that took effect (already written)."""
+async def apply_decisions(conn: AsyncConnection, decisions: Sequence[Decision], city_code: str) -> list[UUID]:
+    """Upsert the decisions and the audit trail of those that took effect; return their report ids."""
     first: dict[UUID, Decision] = {}
     for decision in decisions:
         first.setdefault(decision.report.report_id, decision)
@@ -177,7 +175,7 @@ async def apply_decisions(
             [t.model_dump(mode="json", exclude={"schema_version"}) for t in transitions],
             conflict="ON CONSTRAINT case_transitions_once",
         )
-    return transitions
+    return sorted(applied)
 
 
 async def stale_accepted(conn: AsyncConnection, cutoff: datetime, limit: int = 500) -> list[ReportSubmitted]:
@@ -214,3 +212,21 @@ async def stale_accepted(conn: AsyncConnection, cutoff: datetime, limit: int = 5
             )
         )
     return found
+
+
+def decided_at(decision: Decision) -> datetime:
+    return decision.routed_at if isinstance(decision, ReportRouted) else decision.triaged_at
+
+
+async def standing(conn: AsyncConnection, decisions: Sequence[Decision]) -> list[Decision]:
+    """The decisions that stand for their report (written now or by an earlier delivery of the same event):
+    the ones whose case command may be sent. A later decision that lost to another changes no case."""
+    if not decisions:
+        return []
+    rows = await conn.execute(
+        select(reports.c.report_id, reports.c.decided_at, reports.c.content_hash).where(
+            reports.c.report_id.in_([d.report.report_id for d in decisions]), reports.c.status != "accepted"
+        )
+    )
+    stood = {row.report_id: (row.decided_at, row.content_hash) for row in rows}
+    return [d for d in decisions if stood.get(d.report.report_id) == (decided_at(d), d.report.content_hash)]

@@ -18,13 +18,14 @@ from pydantic import ValidationError
 from geo.versions import read_versions
 from infra.db import async_engine
 from stream.app import (
+    case_commands_topic,
     deadletter_topic,
     routed_topic,
     settings,
-    transitions_topic,
     triage_topic,
 )
 from stream.bulk import bulk_upsert
+from stream.casework import case_command_for
 from stream.events import ReportConflict, ReportRouted, ReportSubmitted, ReportTriaged
 from stream.isolation import isolating
 from stream.quarantine import (
@@ -35,7 +36,7 @@ from stream.quarantine import (
 )
 from stream.router import Decision, decide_batch
 from stream.rulebook import RoutingState
-from stream.sink import apply_decisions, record_received, stale_accepted
+from stream.sink import apply_decisions, record_received, stale_accepted, standing
 from stream.tables import report_conflicts
 
 log = logging.getLogger("gridflow.stream")
@@ -172,7 +173,7 @@ async def _route(reports: Sequence[ReportSubmitted]) -> list[Decision]:
     return decide_batch(fresh, STATE.index, STATE.rulebook, _now(), STATE.versions())
 
 
-# --- sink: decisions → PostGIS → cases.transitions ----------------------------------------------------
+# --- sink: decisions → PostGIS (reports) → cases.commands (open the case) -------------------------
 def _parse_decision(topic: str, value: bytes) -> Decision:
     if topic == routed_topic.get_topic_name():
         return ReportRouted.model_validate_json(value)
@@ -188,9 +189,17 @@ async def sink_events(events: Sequence[Event]) -> None:
         except ValidationError as exc:
             letters += _unreadable(event, exc)[:1]  # a decision nobody can read: its report is re-driven
 
-    async def write(batch: Sequence[Decision]) -> list[Any]:
+    async def write(batch: Sequence[Decision]) -> list[Decision]:
         async with async_engine().begin() as conn:
-            return list(await apply_decisions(conn, batch, settings.city_code))
+            applied = await apply_decisions(conn, batch, settings.city_code)
+            stood = await standing(conn, batch)
+        if len(applied) < len(stood):
+            log.info(
+                "replay: %d of %d decisions were applied by an earlier delivery",
+                len(stood) - len(applied),
+                len(batch),
+            )
+        return stood
 
     async def set_aside(decision: Decision, exc: Exception) -> None:
         letter = dead_letter(
@@ -205,16 +214,14 @@ async def sink_events(events: Sequence[Event]) -> None:
         letters.append((deadletter_topic, decision.report.report_id.bytes, letter.model_dump_json().encode()))
         fallback = set_aside_decision(decision.report, stage="sink", error=exc, at=letter.at)
         # Written here, not sent round again: a decision the database refuses must not loop on the topic.
-        transitions.extend(await isolating("write set-aside decision", [fallback], write, _give_up))
+        stood.extend(await isolating("write set-aside decision", [fallback], write, _give_up))
 
-    transitions: list[Any] = []  # set_aside adds the fallback's transitions too
-    transitions += await isolating("write decisions", decisions, write, set_aside)
-    unapplied = len({d.report.report_id for d in decisions} - {t.report_id for t in transitions})
-    if unapplied:
-        log.info("replay: %d of %d decisions were applied by an earlier delivery", unapplied, len(decisions))
+    stood: list[Decision] = []  # set_aside adds the fallback decisions too
+    stood += await isolating("write decisions", decisions, write, set_aside)
+    commands = [case_command_for(d) for d in stood]
     await send_all(
-        "send transitions",
-        [(transitions_topic, t.case_id.bytes, t.model_dump_json().encode()) for t in transitions] + letters,
+        "send case commands",
+        [(case_commands_topic, c.case_id.bytes, c.model_dump_json().encode()) for c in commands] + letters,
     )
 
 

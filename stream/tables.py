@@ -16,7 +16,7 @@ reports = Table(
     "reports",
     metadata,
     Column("report_id", UUID(as_uuid=True), primary_key=True),
-    Column("case_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("case_id", UUID(as_uuid=True), nullable=False),  # shared by duplicates (migration 0006)
     Column("reporter_id", Text, nullable=False),
     Column("category", String(8), nullable=False),
     Column("description", Text, nullable=False),
@@ -56,6 +56,7 @@ reports = Table(
     Index("reports_township", "township_code"),
     Index("reports_community", "community_code"),
     Index("reports_department", "department_code"),
+    Index("reports_case_id", "case_id"),
 )
 
 case_transitions = Table(
@@ -80,4 +81,65 @@ report_conflicts = Table(
     Column("report_id", UUID(as_uuid=True), primary_key=True),
     Column("content_hash", String(64), primary_key=True),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
+)
+
+# The cases (migration 0006). `doc` is the whole cases.model.Case; the other columns copy its fields for
+# queries. Written only by the case agent (stream/cases_stage.py).
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), primary_key=True),
+    Column("doc", JSONB, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("category", String(8), nullable=False),
+    Column("city_code", String(12)),
+    Column("district_code", String(12)),
+    Column("township_code", String(12)),
+    Column("community_code", String(12)),
+    Column("grid_code", String(15)),
+    Column("department_code", String(64)),
+    Column("helper_codes", JSONB, nullable=False, server_default="[]"),
+    Column("level", String(10), nullable=False),
+    Column("deadline_at", DateTime(timezone=True)),
+    Column("next_timer_at", DateTime(timezone=True)),
+    Column("pending", String(16)),
+    Column("point", Geometry("POINT", srid=4326, spatial_index=False)),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("reporter_count", Integer, nullable=False, server_default="1"),
+    Column("seq", Integer, nullable=False, server_default="0"),
+)
+
+case_history = Table(
+    "case_history",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("command_id", UUID(as_uuid=True), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+    Column("note", Text),
+    Column("payload", JSONB, nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("department_code", String(64)),
+    Column("deadline_at", DateTime(timezone=True)),
+)
+
+case_commands = Table(
+    "case_commands",
+    metadata,
+    Column("command_id", UUID(as_uuid=True), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("outcome", String(8), nullable=False),  # applied | refused
+    Column("code", String(32)),
+    Column("detail", Text),
+    Column("seq", Integer),
+    Column("at", DateTime(timezone=True), nullable=False),
 )

@@ -11,6 +11,9 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from infra.settings import Settings
 from stream.events import TOPICS
 
+# The topics are the log of record (replaying them rebuilds every table): no time- or size-based deletion.
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+
 
 def topic_names(settings: Settings) -> dict[str, str]:
     return {key: settings.topic(name) for key, name in TOPICS.items()}
@@ -34,7 +37,14 @@ def ensure_topics(settings: Settings, *, deadline_s: float = 60.0) -> list[str]:
         for name in wanted:
             try:
                 admin.create_topics(
-                    [NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=1)]
+                    [
+                        NewTopic(
+                            name,
+                            num_partitions=settings.topic_partitions,
+                            replication_factor=1,
+                            topic_configs=KEEP_FOREVER,
+                        )
+                    ]
                 )
                 created.append(name)
             except TopicAlreadyExistsError:

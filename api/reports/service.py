@@ -111,7 +111,7 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
     )
     known = [code for code in codes.values() if code]
     found = await conn.execute(select(areas.c.code, areas.c.name).where(areas.c.code.in_(known)))
-    named = dict(found.tuples().all())
+    named = dict(found.all())
     return ReportStatus(
         report_id=row.report_id,
         case_id=row.case_id,
@@ -119,7 +119,7 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
         case_state=row.case_state,
         category=row.category,
         content_hash=row.content_hash,
-        conflicts=[ConflictOut(content_hash=h, submitted_at=at) for h, at in conflicts.tuples()],
+        conflicts=[ConflictOut(content_hash=h, submitted_at=at) for h, at in conflicts],
         area=AreaRef(
             **codes,
             synthetic=row.area_synthetic,

@@ -1,0 +1,165 @@
+"""Reading and writing the cases for the case agent: one load and one transaction per batch.
+
+Writes are idempotent: a case row is replaced by its newer state, history rows and command outcomes are keyed
+(case_id, seq) and command_id and never written twice, so a batch replayed after a crash converges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cases.calendar import WorkCalendar
+from cases.model import Case
+from cases.timers import next_timer_at
+from stream.bulk import bulk_upsert
+from stream.casework import BatchOutcome, Result
+from stream.events import CaseOpening
+from stream.tables import case_commands, case_history, cases, reports
+
+# Columns copied from the case on every write; point and observed_at are the first report's and stay.
+_UPDATED = (
+    "doc",
+    "state",
+    "department_code",
+    "helper_codes",
+    "level",
+    "deadline_at",
+    "next_timer_at",
+    "pending",
+    "updated_at",
+    "closed_at",
+    "reporter_count",
+    "seq",
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    cases: dict[UUID, Case]
+    reporters: dict[UUID, set[str]]
+    done: frozenset[UUID]  # commands already applied or refused
+    replayed_history: list[dict[str, Any]]  # rows of those commands, to publish again (at least once)
+
+
+async def load(conn: AsyncConnection, case_ids: Iterable[UUID], command_ids: Iterable[UUID]) -> Loaded:
+    ids, commands = list(set(case_ids)), list(set(command_ids))
+    found = await conn.execute(select(cases.c.case_id, cases.c.doc).where(cases.c.case_id.in_(ids)))
+    loaded = {row.case_id: Case.model_validate(row.doc) for row in found}
+    who = await conn.execute(
+        select(reports.c.case_id, reports.c.reporter_id).where(reports.c.case_id.in_(list(loaded))).distinct()
+    )
+    reporters: dict[UUID, set[str]] = {}
+    for case_id, reporter_id in who:
+        reporters.setdefault(case_id, set()).add(reporter_id)
+    done = frozenset(
+        (
+            await conn.execute(
+                select(case_commands.c.command_id).where(case_commands.c.command_id.in_(commands))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    replayed: list[dict[str, Any]] = []
+    if done:
+        rows = await conn.execute(select(case_history).where(case_history.c.command_id.in_(list(done))))
+        replayed = [dict(row._mapping) for row in rows]
+    return Loaded(loaded, reporters, done, replayed)
+
+
+def _row(case: Case, opening: CaseOpening | None, calendar: WorkCalendar, share: float) -> dict[str, Any]:
+    point = None
+    if opening is not None and opening.lon is not None and opening.lat is not None:
+        point = f"SRID=4326;POINT({opening.lon} {opening.lat})"
+    return {
+        "case_id": case.case_id,
+        "doc": case.model_dump(mode="json"),
+        "state": case.state.value,
+        "category": case.category,
+        "city_code": case.city_code,
+        "district_code": case.district_code,
+        "township_code": case.township_code,
+        "community_code": case.community_code,
+        "grid_code": case.grid_code,
+        "department_code": case.department_code,
+        "helper_codes": list(case.helper_codes),
+        "level": case.level.value,
+        "deadline_at": case.deadline_at,
+        "next_timer_at": next_timer_at(case, calendar, share),
+        "pending": case.pending.kind.value if case.pending else None,
+        "point": point,
+        "observed_at": opening.observed_at if opening is not None else case.opened_at,
+        "opened_at": case.opened_at,
+        "updated_at": case.updated_at,
+        "closed_at": case.closed_at,
+        "reporter_count": case.reporter_count,
+        "seq": case.seq,
+    }
+
+
+async def save(conn: AsyncConnection, out: BatchOutcome, calendar: WorkCalendar, share: float) -> None:
+    """Store what a batch changed, in the caller's transaction."""
+    opened = [c for c in out.cases.values() if c.case_id in out.openings]
+    changed = [c for c in out.cases.values() if c.case_id not in out.openings]
+    new_rows = [_row(c, out.openings[c.case_id], calendar, share) for c in opened]
+    await bulk_upsert(conn, cases, new_rows, conflict="(case_id)", update=_UPDATED, where=_NEWER)
+    # A case that changed without opening in this batch exists: only its current fields are replaced.
+    changed_rows = [_row(c, None, calendar, share) for c in changed]
+    await bulk_upsert(conn, cases, changed_rows, conflict="(case_id)", update=_UPDATED, where=_NEWER)
+    await bulk_upsert(conn, case_history, out.history, conflict="(case_id, seq)")
+    await record_results(conn, out.results)
+    await _link_reports(conn, out.links)
+
+
+async def record_results(conn: AsyncConnection, results: Sequence[Result]) -> None:
+    rows = [
+        {
+            "command_id": r.command_id,
+            "case_id": r.case_id,
+            "kind": r.kind,
+            "outcome": r.outcome,
+            "code": r.code,
+            "detail": r.detail,
+            "seq": r.seq,
+            "at": r.at,
+        }
+        for r in results
+    ]
+    await bulk_upsert(conn, case_commands, rows, conflict="(command_id)")
+
+
+# A stale write (a replay of an older batch) never moves a case back.
+_NEWER = "cases.seq <= excluded.seq"
+
+
+async def _link_reports(conn: AsyncConnection, links: dict[UUID, UUID]) -> None:
+    if not links:
+        return
+    await conn.execute(
+        text(
+            "UPDATE reports SET case_id = v.case_id"
+            " FROM unnest(CAST(:reports AS uuid[]), CAST(:cases AS uuid[])) AS v(report_id, case_id)"
+            " WHERE reports.report_id = v.report_id AND reports.case_id <> v.case_id"
+        ),
+        {"reports": list(links), "cases": list(links.values())},
+    )
+
+
+async def due_timers(
+    conn: AsyncConnection, now: datetime, limit: int = 1000
+) -> Sequence[tuple[UUID, datetime]]:
+    """(case, when its next timer is due) for every case whose timer is due at `now`."""
+    rows = await conn.execute(
+        select(cases.c.case_id, cases.c.next_timer_at)
+        .where(cases.c.next_timer_at <= now)
+        .order_by(cases.c.next_timer_at)
+        .limit(limit)
+    )
+    return [(row.case_id, row.next_timer_at) for row in rows]
