@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from geo.schemas import Department, DutyRule, Location
+from geo.schemas import Department, DutyRule, Location, ancestor_code
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,24 @@ def route_report(
             return Routed(department=department, rule=rule)
     wanted = ", ".join(f"{rule.level.label}级{rule.department_kind}" for rule in candidates)
     return Unroutable("no_department", f"辖区 {location.deepest} 内没有责任部门（需要：{wanted}）")
+
+
+def share_across_boundary(
+    routed: Routed, location: Location, departments: Mapping[tuple[str, str], Department]
+) -> tuple[Department, tuple[Department, ...]]:
+    """Lead and helpers (协办) when the GPS accuracy circle reaches units that another department serves for
+    this rule: one case, led by the department of the unit with the lowest code, the others helping."""
+    rule = routed.rule
+    serving: dict[str, tuple[str, Department]] = {}
+    for unit in sorted(code for code in (location.deepest, *location.candidates) if code):
+        try:
+            area = ancestor_code(unit, rule.level)
+        except ValueError:  # a rule below the unit's own level (a grid rule, a community unit)
+            continue
+        department = departments.get((area, rule.department_kind))
+        if department is not None:
+            serving.setdefault(department.code, (unit, department))
+    if not serving:
+        return routed.department, ()
+    ordered = [department for _, department in sorted(serving.values(), key=lambda pair: pair[0])]
+    return ordered[0], tuple(ordered[1:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     # for due timers (a timer fires within this of its time), and duplicates: a report of the same category
     # within this distance and time of an open case joins it (per-category overrides in duplicate_rules,
     # e.g. GRIDFLOW_DUPLICATE_RULES='{"10101": {"radius_m": 30, "window_h": 24}}').
+    work_calendar: dict[str, Any] = Field(
+        default_factory=dict,
+        description='working time, e.g. {"periods": [["09:00","12:00"],["13:00","17:00"]]}',
+    )
     case_warning_share: float = Field(default=0.8, gt=0, lt=1)
     timer_scan_every_s: float = Field(default=20.0, gt=0)
     duplicate_radius_m: float = Field(default=50.0, ge=0)

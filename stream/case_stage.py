@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
 
-from cases.calendar import WorkCalendar, default_calendar
 from infra.db import async_engine
 from stream.app import case_commands_topic, deadletter_topic, settings, transitions_topic
 from stream.case_store import due_timers, load, record_results, save
@@ -23,14 +21,10 @@ from stream.casework import Result, apply_commands, tick_command_id
 from stream.events import AreaCodes, CaseCommand, CaseTransitioned
 from stream.isolation import isolating
 from stream.quarantine import dead_letter
+from stream.router import work_calendar
 from stream.stages import Event, Send, send_all
 
 log = logging.getLogger("gridflow.stream.cases")
-
-
-@cache
-def calendar() -> WorkCalendar:
-    return default_calendar()
 
 
 def _now() -> datetime:
@@ -60,8 +54,8 @@ async def _apply(batch: Sequence[CaseCommand]) -> list[Send]:
     share = settings.case_warning_share
     async with async_engine().begin() as conn:
         loaded = await load(conn, [c.case_id for c in batch], [c.command_id for c in batch])
-        out = apply_commands(list(batch), loaded.cases, loaded.reporters, loaded.done, calendar(), share)
-        await save(conn, out, calendar(), share)
+        out = apply_commands(list(batch), loaded.cases, loaded.reporters, loaded.done, work_calendar(), share)
+        await save(conn, out, work_calendar(), share)
     known = {**loaded.cases, **out.cases}
 
     def area(case_id: Any) -> AreaCodes:

@@ -6,7 +6,7 @@ Writes are idempotent: a case row is replaced by its newer state, history rows a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cases.calendar import WorkCalendar
 from cases.model import Case
+from cases.states import OPEN_STATES
 from cases.timers import next_timer_at
 from stream.bulk import bulk_upsert
 from stream.casework import BatchOutcome, Result
-from stream.events import CaseOpening
+from stream.duplicates import DuplicateRule, Match
+from stream.events import CaseOpening, ReportSubmitted
 from stream.tables import case_commands, case_history, cases, reports
 
 # Columns copied from the case on every write; point and observed_at are the first report's and stay.
@@ -52,12 +54,15 @@ async def load(conn: AsyncConnection, case_ids: Iterable[UUID], command_ids: Ite
     ids, commands = list(set(case_ids)), list(set(command_ids))
     found = await conn.execute(select(cases.c.case_id, cases.c.doc).where(cases.c.case_id.in_(ids)))
     loaded = {row.case_id: Case.model_validate(row.doc) for row in found}
+    # Who reported what the cases hold so far (not every report naming the case: a duplicate's row names its
+    # case before the case has counted it).
+    member = {rid: case.case_id for case in loaded.values() for rid in case.report_ids}
     who = await conn.execute(
-        select(reports.c.case_id, reports.c.reporter_id).where(reports.c.case_id.in_(list(loaded))).distinct()
+        select(reports.c.report_id, reports.c.reporter_id).where(reports.c.report_id.in_(list(member)))
     )
     reporters: dict[UUID, set[str]] = {}
-    for case_id, reporter_id in who:
-        reporters.setdefault(case_id, set()).add(reporter_id)
+    for report_id, reporter_id in who:
+        reporters.setdefault(member[report_id], set()).add(reporter_id)
     done = frozenset(
         (
             await conn.execute(
@@ -163,3 +168,44 @@ async def due_timers(
         .limit(limit)
     )
     return [(row.case_id, row.next_timer_at) for row in rows]
+
+
+async def open_cases_near(
+    conn: AsyncConnection, reports: Sequence[ReportSubmitted], rules: Mapping[str, DuplicateRule]
+) -> dict[UUID, Match]:
+    """The nearest open case of the same category within each report's distance and time, if any."""
+    if not reports:
+        return {}
+    rows = await conn.execute(
+        text(_NEAR),
+        {
+            "ids": [r.report_id for r in reports],
+            "categories": [r.category for r in reports],
+            "lons": [r.location_wgs84.lon for r in reports],
+            "lats": [r.location_wgs84.lat for r in reports],
+            "observed": [r.observed_at for r in reports],
+            "radii": [rules[r.category].radius_m for r in reports],
+            "windows": [rules[r.category].window_h for r in reports],
+            "open": sorted(s.value for s in OPEN_STATES),
+        },
+    )
+    return {row.report_id: Match(row.case_id, row.first_report) for row in rows}
+
+
+# The bounding box (1° ≥ 80 km in Dalian) lets the GiST index find candidates; the geography test decides.
+_NEAR = """
+SELECT DISTINCT ON (r.report_id) r.report_id, c.case_id, CAST(c.doc->'report_ids'->>0 AS uuid) AS first_report
+FROM unnest(CAST(:ids AS uuid[]), CAST(:categories AS text[]), CAST(:lons AS float8[]),
+            CAST(:lats AS float8[]), CAST(:observed AS timestamptz[]), CAST(:radii AS float8[]),
+            CAST(:windows AS float8[]))
+     AS r(report_id, category, lon, lat, observed_at, radius_m, window_h)
+CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS here) AS p
+JOIN cases c
+  ON c.category = r.category
+ AND c.state = ANY(CAST(:open AS text[]))
+ AND c.observed_at BETWEEN r.observed_at - make_interval(secs => r.window_h * 3600)
+                       AND r.observed_at + make_interval(secs => r.window_h * 3600)
+ AND c.point && ST_Expand(p.here, r.radius_m / 80000.0)
+ AND ST_DWithin(CAST(c.point AS geography), CAST(p.here AS geography), r.radius_m)
+ORDER BY r.report_id, ST_Distance(CAST(c.point AS geography), CAST(p.here AS geography))
+"""

@@ -58,10 +58,12 @@ def case_command_for(decision: Decision) -> CaseCommand:
                 "working_hours": rule.working_hours,
             }
         )
-        kind, at = ("attach" if decision.duplicate_of else "open"), decision.routed_at
+        at = decision.routed_at
     else:
         opening = opening.model_copy(update={"triage_reason": decision.reason.value})
         at = decision.triaged_at
+    if decision.duplicate_of is not None:
+        kind = "attach"
     return CaseCommand(
         command_id=open_command_id(decision.case_id, report.report_id),
         case_id=decision.case_id,

@@ -177,6 +177,7 @@ class ReportTriaged(BaseModel):
     detail: str
     area: AreaCodes = AreaCodes()
     triaged_at: AwareDatetime
+    duplicate_of: UUID | None = None  # the first report of the open case this one joins (case_id is its case)
     versions: RoutingVersions | None = None  # None only in events written before versioning
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import cache
 
+from cases.calendar import WorkCalendar, add_time, calendar_from_config, default_calendar
 from geo.index import AreaIndex
-from geo.routing import Routed, route_report
+from geo.routing import Routed, route_report, share_across_boundary
 from geo.schemas import Location
+from infra.settings import get_settings
 from stream.events import (
     AreaCodes,
     CaseState,
@@ -29,6 +32,13 @@ CASE_NAMESPACE = uuid.UUID("6f1c2c64-3a53-4b8e-9d0c-2b1d2f0a7e11")
 ROUTER_ACTOR = "system:router"
 
 Decision = ReportRouted | ReportTriaged
+
+
+@cache
+def work_calendar() -> WorkCalendar:
+    """Working time for deadlines: GRIDFLOW_WORK_CALENDAR (tz, periods, weekdays) over the defaults."""
+    config = get_settings().work_calendar
+    return calendar_from_config(config) if config else default_calendar()
 
 
 def case_id_for(report_id: uuid.UUID) -> uuid.UUID:
@@ -67,11 +77,13 @@ def decide(
     if isinstance(decision, Routed):
         rule = decision.rule
         assert location is not None  # routed implies located
+        lead, helpers = share_across_boundary(decision, location, rulebook.departments)
         return ReportRouted(
             report=report,
             case_id=case_id,
             area=_area(location),
-            department=DepartmentRef(code=decision.department.code, name=decision.department.name),
+            department=DepartmentRef(code=lead.code, name=lead.name),
+            helpers=tuple(DepartmentRef(code=h.code, name=h.name) for h in helpers),
             duty_rule=DutyRuleRef(
                 category_code=rule.category_code,
                 level=rule.level.value,
@@ -79,8 +91,12 @@ def decide(
                 deadline_hours=rule.deadline_hours,
                 legal_basis=rule.legal_basis,
                 version=rule.version,
+                working_hours=rule.working_hours,
             ),
-            deadline_at=report.submitted_at + timedelta(hours=rule.deadline_hours),
+            # The case opens at the routing decision; its deadline is the same (cases.model.open_case).
+            deadline_at=add_time(
+                now, rule.deadline_hours * 3600, work_calendar(), working=rule.working_hours
+            ),
             locate_method=location.method.value,
             offshore_distance_m=location.offshore_distance_m,
             candidates=location.candidates,

@@ -79,6 +79,8 @@ def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
     row = {**_report_columns(decision.report, city_code)}
     area, versions = decision.area, decision.versions
     row.update(
+        case_id=decision.case_id,  # a duplicate's is the case it joins
+        duplicate_of=decision.duplicate_of,
         areas_version=versions.areas if versions else None,
         duty_rules_version=versions.duty_rules if versions else None,
         departments_version=versions.departments if versions else None,
@@ -96,7 +98,6 @@ def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
             department_name=decision.department.name,
             duty_rule=decision.duty_rule.model_dump(),
             deadline_at=decision.deadline_at,
-            duplicate_of=decision.duplicate_of,
             decided_at=decision.routed_at,
             triage_reason=None,
             triage_detail=None,
@@ -115,7 +116,6 @@ def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
             department_name=None,
             duty_rule=None,
             deadline_at=None,
-            duplicate_of=None,
             locate_method=None,
             offshore_distance_m=None,
             area_candidates=[],
@@ -124,6 +124,7 @@ def _decision_row(decision: Decision, city_code: str) -> dict[str, Any]:
 
 
 _DECISION_COLUMNS = (
+    "case_id",
     "status",
     "case_state",
     "district_code",

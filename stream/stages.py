@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.versions import read_versions
 from infra.db import async_engine
@@ -25,7 +26,9 @@ from stream.app import (
     triage_topic,
 )
 from stream.bulk import bulk_upsert
+from stream.case_store import open_cases_near
 from stream.casework import case_command_for
+from stream.duplicates import DuplicateRule, Match, rule_for, within_batch
 from stream.events import ReportConflict, ReportRouted, ReportSubmitted, ReportTriaged
 from stream.isolation import isolating
 from stream.quarantine import (
@@ -36,7 +39,7 @@ from stream.quarantine import (
 )
 from stream.router import Decision, decide_batch
 from stream.rulebook import RoutingState
-from stream.sink import apply_decisions, record_received, stale_accepted, standing
+from stream.sink import Received, apply_decisions, record_received, stale_accepted, standing
 from stream.tables import report_conflicts
 
 log = logging.getLogger("gridflow.stream")
@@ -144,33 +147,56 @@ def _unreadable(event: Event, exc: ValidationError) -> list[Send]:
     return sends
 
 
+async def record_receipts(
+    conn: AsyncConnection, reports: Sequence[ReportSubmitted], city_code: str
+) -> Received:
+    """Record the batch's receipt and every report_id re-used with other content (`stream replay` too)."""
+    received = await record_received(conn, reports, city_code)
+    known = received.known
+    conflicts = [
+        ReportConflict(report_id=r.report_id, content_hash=r.content_hash, submitted_at=r.submitted_at)
+        for r in reports
+        if known.get(r.report_id, ("", r.content_hash))[1] != r.content_hash
+    ]
+    if conflicts:
+        # The first content stands; the other is kept so that its sender learns it from the status.
+        log.warning("%d report ids re-used with other content; the first content stands", len(conflicts))
+        await bulk_upsert(
+            conn,
+            report_conflicts,
+            [c.model_dump(exclude={"schema_version"}) for c in conflicts],
+            conflict="(report_id, content_hash)",
+        )
+    return received
+
+
 async def _route(reports: Sequence[ReportSubmitted]) -> list[Decision]:
     async with async_engine().begin() as conn:
-        received = await record_received(conn, reports, settings.city_code)
+        received = await record_receipts(conn, reports, settings.city_code)
         known = received.known
         replayed = received.replayed()
         if replayed:
             log.info("replay: %d of %d reports recorded by an earlier delivery", len(replayed), len(reports))
-        conflicts = [
-            ReportConflict(report_id=r.report_id, content_hash=r.content_hash, submitted_at=r.submitted_at)
-            for r in reports
-            if known.get(r.report_id, ("", r.content_hash))[1] != r.content_hash
-        ]
-        if conflicts:
-            # The first content stands; the other is kept so that its sender learns it from the status.
-            log.warning("%d report ids re-used with other content; the first content stands", len(conflicts))
-            await bulk_upsert(
-                conn,
-                report_conflicts,
-                [c.model_dump(exclude={"schema_version"}) for c in conflicts],
-                conflict="(report_id, content_hash)",
-            )
+        # A report already decided (a resubmission) or re-using an id with other content is not decided again.
+        fresh = [r for r in reports if known.get(r.report_id) == ("accepted", r.content_hash)]
+        rules = duplicate_rules(fresh)
+        near = await open_cases_near(conn, fresh, rules)
         current = await conn.run_sync(read_versions)  # one small read: has anything been edited?
     await STATE.refresh(async_engine(), current)
-    # A report already decided (a resubmission) or re-using an id with other content is not decided again.
-    fresh = [r for r in reports if known.get(r.report_id) == ("accepted", r.content_hash)]
     assert STATE.index is not None and STATE.rulebook is not None
-    return decide_batch(fresh, STATE.index, STATE.rulebook, _now(), STATE.versions())
+    decisions = decide_batch(fresh, STATE.index, STATE.rulebook, _now(), STATE.versions())
+    matches = within_batch(fresh, near, rules)
+    return [joined(d, matches[d.report.report_id]) if d.report.report_id in matches else d for d in decisions]
+
+
+def duplicate_rules(reports: Sequence[ReportSubmitted]) -> dict[str, DuplicateRule]:
+    default = DuplicateRule(settings.duplicate_radius_m, settings.duplicate_window_h)
+    return {r.category: rule_for(r.category, default, settings.duplicate_rules) for r in reports}
+
+
+def joined(decision: Decision, match: Match) -> Decision:
+    """The decision of a duplicate: its report joins the open case it duplicates."""
+    return decision.model_copy(update={"case_id": match.case_id, "duplicate_of": match.first_report})
 
 
 # --- sink: decisions → PostGIS (reports) → cases.commands (open the case) -------------------------

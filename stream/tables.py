@@ -71,7 +71,7 @@ case_transitions = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     # The same transition replayed from the log lands once.
-    UniqueConstraint("case_id", "to_state", "at", name="case_transitions_once"),
+    UniqueConstraint("report_id", "to_state", "at", name="case_transitions_once"),
 )
 
 # A report_id submitted again with other content (migration 0005): the first stands, these are refused.

@@ -121,3 +121,58 @@ def test_a_timer_tick_past_the_deadline_escalates_once(live_system: LiveSystem):
     actions = [h["action"] for h in history(live_system, case_id)]
     assert actions == ["open", "warn", "escalate"]
     assert case_row(live_system, case_id)["level"] != level
+
+
+def test_reports_of_one_spot_join_one_case_counted_by_reporter_and_a_late_upload_joins_by_when_seen(
+    live_system: LiveSystem,
+):
+    lon, lat = LANDMARKS["沙河口"][0]
+    first_id, _ = opened_case(live_system, (lon, lat), category="20501", reporter_id="wg0101")
+    near = report(lon + 0.0002, lat, category="20501", reporter_id="wg0102")  # about 17 m away
+    again = report(lon, lat + 0.0001, category="20501", reporter_id="wg0101")  # the first reporter again
+    seen_earlier = (datetime.now(UTC) - timedelta(hours=30)).isoformat()
+    offline = report(lon, lat, category="20501", reporter_id="wg0103", observed_at=seen_earlier)
+    elsewhere = report(lon + 0.01, lat, category="20501")  # about 870 m
+    other_kind = report(lon, lat, category="10201")
+    bodies = [near, again, offline, elsewhere, other_kind]
+    for body in bodies:
+        assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=body).status_code == 202
+    statuses = {b["report_id"]: wait_decided(live_system, str(b["report_id"])) for b in bodies}
+    joined = [near, again, offline]
+    assert all(statuses[b["report_id"]]["status"] == "routed" for b in bodies)
+    assert all(str(statuses[b["report_id"]]["case_id"]) == first_id for b in joined)
+    assert str(statuses[elsewhere["report_id"]]["case_id"]) != first_id
+    assert str(statuses[other_kind["report_id"]]["case_id"]) != first_id
+
+    def all_joined() -> bool:
+        row = case_row(live_system, first_id)
+        return row is not None and len(row["doc"]["report_ids"]) == 4
+
+    wait_until(all_joined, timeout=30, what="the duplicates in the case")
+    row = case_row(live_system, first_id)
+    assert row is not None and row["reporter_count"] == 3  # wg0101 twice counts once
+    with live_system.engine.connect() as conn:
+        cases_of_spot = conn.execute(
+            text("SELECT count(DISTINCT case_id) FROM reports WHERE report_id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [first_id_report(live_system, first_id), *(b["report_id"] for b in joined)]},
+        ).scalar()
+    assert cases_of_spot == 1
+
+
+def first_id_report(system: LiveSystem, case_id: str) -> str:
+    row = case_row(system, case_id)
+    assert row is not None
+    return str(row["doc"]["report_ids"][0])
+
+
+def test_an_accuracy_circle_across_a_district_border_opens_one_case_with_a_helper(live_system: LiveSystem):
+    body = report(121.6200, 38.9150, category="10201")  # 西岗区, 300 m from 中山区 (see test_locating)
+    body["location"] = {"lon": 121.6200, "lat": 38.9150, "accuracy_m": 300.0, "crs": "wgs84"}
+    assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=body).status_code == 202
+    status = wait_decided(live_system, str(body["report_id"]))
+    case_id = str(status["case_id"])
+    wait_until(lambda: case_row(live_system, case_id) is not None, timeout=30, what="the case")
+    row = case_row(live_system, case_id)
+    assert row is not None
+    assert row["department_code"].startswith("210202")  # the lowest code leads
+    assert [code[:6] for code in row["helper_codes"]] == ["210203"]

@@ -7,7 +7,8 @@
 - `case_commands`: the outcome of every command the case agent processed (applied or refused, and why), so
   a replayed command changes nothing and the API can answer the command it sent.
 - `duty_rules.working_hours`: whether a rule's deadline counts working hours (default) or natural hours.
-- `reports.case_id` is no longer unique: duplicates share their case.
+- `reports.case_id` is no longer unique: duplicates share their case; a report's own audit trail
+  (`case_transitions`) is unique per report, state and time.
 
 Revision ID: 0006
 Revises: 0005
@@ -25,9 +26,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    working = sa.Column("working_hours", sa.Boolean(), server_default="true", nullable=False)
+    working: sa.Column[bool] = sa.Column("working_hours", sa.Boolean(), server_default="true", nullable=False)
     op.add_column("duty_rules", working)
     op.drop_constraint("reports_case_id_key", "reports", type_="unique")
+    # A report's own audit trail is per report now that duplicates share a case (and may share a time).
+    op.drop_constraint("case_transitions_once", "case_transitions", type_="unique")
+    op.create_unique_constraint("case_transitions_once", "case_transitions", ["report_id", "to_state", "at"])
     op.create_index("reports_case_id", "reports", ["case_id"])
     op.create_table(
         "cases",
@@ -101,6 +105,8 @@ def downgrade() -> None:
     op.drop_table("case_commands")
     op.drop_table("case_history")
     op.drop_table("cases")
+    op.drop_constraint("case_transitions_once", "case_transitions", type_="unique")
+    op.create_unique_constraint("case_transitions_once", "case_transitions", ["case_id", "to_state", "at"])
     op.drop_index("reports_case_id", table_name="reports")
     op.create_unique_constraint("reports_case_id_key", "reports", ["case_id"])
     op.drop_column("duty_rules", "working_hours")
