@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.db import async_engine
 from stream.app import case_commands_topic, deadletter_topic, settings, transitions_topic
@@ -126,16 +127,19 @@ async def _record_refusal(result: Result) -> None:
     await isolating("record refusal", [result], write, give_up)
 
 
-async def scan_timers(now: datetime | None = None) -> int:
-    """Send a tick for every case whose timer is due at `now`; returns how many. Ids derive from the due time,
-    so a scan repeated before the ticks are applied sends the same commands, and each fires once."""
-    at = now or _now()
-    async with async_engine().connect() as conn:
-        due = await due_timers(conn, at)
-    ticks = [
-        CaseCommand(command_id=tick_command_id(case_id, due_at), case_id=case_id, kind="tick", at=at)
-        for case_id, due_at in due
+async def due_ticks(conn: AsyncConnection, now: datetime) -> list[CaseCommand]:
+    """A tick for every case whose timer is due at `now`. Ids derive from the due time, so a scan repeated
+    before the ticks are applied sends the same commands, and each timer fires once."""
+    return [
+        CaseCommand(command_id=tick_command_id(case_id, due_at), case_id=case_id, kind="tick", at=now)
+        for case_id, due_at in await due_timers(conn, now)
     ]
+
+
+async def scan_timers(now: datetime | None = None) -> int:
+    """Send the ticks due at `now` (default: the clock); returns how many."""
+    async with async_engine().connect() as conn:
+        ticks = await due_ticks(conn, now or _now())
     await send_all(
         "send timer ticks",
         [(case_commands_topic, t.case_id.bytes, t.model_dump_json().encode()) for t in ticks],

@@ -20,6 +20,7 @@ from cases.actions import parse_action
 from cases.calendar import WorkCalendar
 from cases.lifecycle import Applied, next_state
 from cases.model import Case, Transition, attach_report, open_case
+from cases.replay import ReplayError, replay
 from cases.states import SYSTEM_ONLY_ACTIONS
 from cases.timers import run_timers
 from geo.schemas import Level
@@ -240,3 +241,31 @@ def _act(command: CaseCommand, case: Case | None, calendar: WorkCalendar, out: B
     out.cases[case.case_id] = result.case
     out.history.append(transition_row(result.transition, command.command_id))
     return Result(command.command_id, case.case_id, "act", "applied", command.at, seq=result.case.seq)
+
+
+def replay_history(rows: list[dict[str, Any]], calendar: WorkCalendar) -> Case:
+    """The case its stored history leads to: row 0 opens it, the others replay through the lifecycle."""
+    ordered = sorted(rows, key=lambda row: row["seq"])
+    first = ordered[0]
+    if first["seq"] != 0 or first["action"] != OPENING:
+        raise ReplayError(f"case {first['case_id']}: the history does not start with its opening")
+    initial = opened(CaseOpening.model_validate(first["payload"]), first["case_id"], first["at"], calendar)
+    transitions = [
+        Transition(
+            case_id=row["case_id"],
+            seq=row["seq"],
+            action=row["action"],
+            from_state=row["from_state"],
+            to_state=row["to_state"],
+            actor=row["actor"],
+            at=row["at"],
+            reason=row["reason"],
+            note=row["note"],
+            payload=parse_action(row["payload"]),
+            level=row["level"],
+            department_code=row["department_code"],
+            deadline_at=row["deadline_at"],
+        )
+        for row in ordered[1:]
+    ]
+    return replay(initial, transitions, calendar=calendar)

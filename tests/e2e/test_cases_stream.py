@@ -3,6 +3,7 @@ to `cases.commands` move them; timers fire once at their time (driven by the tic
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -176,3 +177,28 @@ def test_an_accuracy_circle_across_a_district_border_opens_one_case_with_a_helpe
     assert row is not None
     assert row["department_code"].startswith("210202")  # the lowest code leads
     assert [code[:6] for code in row["helper_codes"]] == ["210203"]
+
+
+def scan(system: LiveSystem, now: datetime) -> dict[str, uuid.UUID]:
+    """The leader's timer scan at a chosen time (the clock is a parameter): case id → tick command id."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from stream.case_stage import due_ticks
+
+    async def run() -> dict[str, uuid.UUID]:
+        engine = create_async_engine(system.settings.database_url())
+        try:
+            async with engine.connect() as conn:
+                return {str(t.case_id): t.command_id for t in await due_ticks(conn, now)}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_the_timer_scan_finds_a_case_once_its_timer_is_due_and_names_that_timer_once(live_system: LiveSystem):
+    case_id, row = opened_case(live_system, LANDMARKS["旅顺"][0])
+    due = row["next_timer_at"]
+    assert case_id not in scan(live_system, due - timedelta(seconds=1))
+    first, later = scan(live_system, due), scan(live_system, due + timedelta(minutes=5))
+    assert first[case_id] == later[case_id] == tick_command_id(uuid.UUID(case_id), due)
