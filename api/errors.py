@@ -1,22 +1,36 @@
-"""Domain errors and the one table that maps them to HTTP status codes (no try/except in routes)."""
+"""Domain errors and the one table that maps them to HTTP status codes (no try/except in routes).
+
+Every error body carries `error`, a stable machine code, beside `detail`, whose shape clients already parse:
+FastAPI's located list (loc, msg, type) for a 422 or a refusal of the request's form, `{code, message}` for
+the others. FastAPI's own errors (validation, unknown route, unparsable body) get the same `error`.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
 
 
 class GridflowError(Exception):
     code = "error"
     located = False  # True: answered as FastAPI's located list (loc/msg/type) whatever the status
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        """`field` is the dotted location FastAPI would give, e.g. `body.category` or `path.area_code`."""
+    def __init__(self, message: str, *, field: str | None = None, **context: str) -> None:
+        """`field` is the dotted location FastAPI would give, e.g. `body.category` or `path.area_code`;
+        `context` adds fields to the `{code, message}` detail (e.g. the command_id of a queued action)."""
         super().__init__(message)
         self.message = message
         self.field = field
+        self.context = context
 
 
 class NotFound(GridflowError):
@@ -57,6 +71,23 @@ class DatabaseUnavailable(GridflowError):
     code = "database_unavailable"
 
 
+class ActionRefused(GridflowError):
+    """A case action the case agent refused. Answered in the case's own terms, flat:
+    `{"error": illegal_transition | invalid | failed, "state", "action", "detail": <Chinese>}`."""
+
+    def __init__(self, code: str, message: str, *, state: str, action: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.state = state
+        self.action = action
+
+
+class ActionQueued(GridflowError):
+    """The action is in the case's queue but its outcome did not come back in time; it will be applied."""
+
+    code = "queued"
+
+
 DEFAULT_STATUS_CODES: dict[type[GridflowError], int] = {
     NotFound: 404,
     Conflict: 409,
@@ -66,19 +97,93 @@ DEFAULT_STATUS_CODES: dict[type[GridflowError], int] = {
     QuotaExceeded: 507,
     BrokerUnavailable: 503,
     DatabaseUnavailable: 503,
+    ActionRefused: 409,
+    ActionQueued: 504,
 }
 RETRY_AFTER_S = 5
 
 
 def _body(exc: GridflowError, status: int) -> dict[str, object]:
+    if isinstance(exc, ActionRefused):
+        return {"error": exc.code, "state": exc.state, "action": exc.action, "detail": exc.message}
     if status == 422 or exc.located:
         # Same shape as FastAPI's own validation errors, so clients parse one format.
         loc = exc.field.split(".") if exc.field else ["body"]
-        return {"detail": [{"loc": loc, "msg": exc.message, "type": exc.code}]}
-    detail = {"code": exc.code, "message": exc.message}
+        return {"error": exc.code, "detail": [{"loc": loc, "msg": exc.message, "type": exc.code}]}
+    detail = {"code": exc.code, "message": exc.message, **exc.context}
     if exc.field:
         detail["field"] = exc.field
-    return {"detail": detail}
+    return {"error": exc.code, "detail": detail}
+
+
+# FastAPI's 422 echoes what was sent (`input`) and the rule's parameters (`ctx`). JSON cannot carry NaN, a
+# lone surrogate or an integer of thousands of digits, and deep or wide input makes the answer as large as
+# the attack: so each error is copied with such values spelled out, text cut short and containers bounded.
+# Only the keys FastAPI documents are kept.
+_ERROR_KEYS = ("type", "loc", "msg", "input", "ctx")
+_MAX_ERRORS = 100
+_MAX_TEXT = 500
+_MAX_ITEMS = 20
+_MAX_DEPTH = 3
+_MAX_INT = 2**63
+
+
+def _text(value: str, limit: int = _MAX_TEXT) -> str:
+    safe = value.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate becomes \udXXX
+    return safe if len(safe) <= limit else safe[:limit] + "…"
+
+
+def json_safe(value: object, depth: int = 0) -> object:
+    """A copy of `value` that strict JSON can carry and that stays small."""
+    if value is None or isinstance(value, bool | str | int | float | bytes | bytearray):
+        return _scalar(value)
+    if isinstance(value, Mapping):
+        if depth >= _MAX_DEPTH:
+            return "{…}"
+        items = list(value.items())[:_MAX_ITEMS]
+        return {_text(str(k), 100): json_safe(v, depth + 1) for k, v in items}
+    if isinstance(value, Sequence | set | frozenset):
+        if depth >= _MAX_DEPTH:
+            return "[…]"
+        return [json_safe(v, depth + 1) for v in list(value)[:_MAX_ITEMS]]
+    try:
+        return _text(str(value))  # an exception in ctx, a Decimal, an enum...
+    except Exception:  # a __str__ that fails must not turn a 422 into a 500
+        return f"<{type(value).__name__}>"
+
+
+def _scalar(value: object) -> object:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -_MAX_INT < value < _MAX_INT else f"<integer of {value.bit_length()} bits>"
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, bytes | bytearray):
+        return _text(bytes(value[: _MAX_TEXT * 4]).decode("utf-8", "backslashreplace"))
+    assert isinstance(value, str)
+    return _text(value)
+
+
+def validation_errors(errors: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """FastAPI's error list made safe to answer with (see above)."""
+    safe: list[dict[str, object]] = []
+    for error in errors[:_MAX_ERRORS]:
+        entry: dict[str, object] = {k: json_safe(error[k]) for k in _ERROR_KEYS if k in error}
+        loc = error.get("loc")
+        parts = loc if isinstance(loc, list | tuple) else ()
+        entry["loc"] = [p if isinstance(p, int) else _text(str(p), 100) for p in parts]
+        safe.append(entry)
+    return safe
+
+
+def _http_code(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "http_error"
 
 
 def add_exception_handlers(
@@ -101,3 +206,18 @@ def add_exception_handlers(
     # A pool with no free connection (slow reads holding them all) is an overload to retry, never a 500.
     for db_error in (OperationalError, InterfaceError, PoolTimeout):
         app.add_exception_handler(db_error, database_down)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse({"error": "invalid", "detail": validation_errors(exc.errors())}, status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # FastAPI's and Starlette's own: unknown route (404), wrong method (405), unparsable body (400).
+        assert isinstance(exc, HTTPException)
+        if not is_body_allowed_for_status_code(exc.status_code):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        body = {"error": _http_code(exc.status_code), "detail": exc.detail}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)

@@ -14,6 +14,8 @@ import re
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import PayloadTooLarge
+
 # The largest valid report (2000 characters of description, each \u-escaped, 10 attachments) is under 30 KB.
 JSON_BODY_LIMIT = 64 * 1024
 UPLOAD_PATHS = re.compile(r"^/api/v1/reports/[^/]+/attachments(/|$)")
@@ -61,13 +63,14 @@ class BodySizeLimit:
         # rest of the body is never read: the connection closes after the answer.
         response = JSONResponse(
             {
+                "error": PayloadTooLarge.code,
                 "detail": [
                     {
                         "loc": ["body"],
                         "msg": f"request body larger than {self.limit} bytes (请求内容过大)",
-                        "type": "too_large",
+                        "type": PayloadTooLarge.code,
                     }
-                ]
+                ],
             },
             status_code=413,
             headers={"Connection": "close"},
