@@ -7,18 +7,17 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import Conflict, InvalidInput, NotFound
+from api.names import area_names
 from api.producer import EventProducer
+from api.reports import queries
 from api.reports.outline import CATEGORIES
 from api.reports.schemas import Accepted, AreaRef, ConflictOut, ReportIn, ReportStatus, VersionsOut
 from geo.crs import to_wgs84
-from geo.models import areas
 from infra.settings import Settings
 from stream.events import TOPICS, Crs, DepartmentRef, Point, ReportSubmitted
-from stream.tables import report_conflicts, reports
 
 log = logging.getLogger("gridflow.api.reports")
 
@@ -91,7 +90,7 @@ async def submit_report(*, report: ReportIn, producer: EventProducer, settings: 
 
 
 async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStatus:
-    row = (await conn.execute(select(reports).where(reports.c.report_id == report_id))).first()
+    row = await queries.report_row(conn, report_id)
     if row is None:
         raise NotFound(f"report {report_id} is not known (yet): it may still be on its way through the queue")
     department = (
@@ -104,14 +103,8 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
         "community": row.community_code,
         "grid": row.grid_code,
     }
-    conflicts = await conn.execute(
-        select(report_conflicts.c.content_hash, report_conflicts.c.submitted_at)
-        .where(report_conflicts.c.report_id == report_id)
-        .order_by(report_conflicts.c.submitted_at)
-    )
-    known = [code for code in codes.values() if code]
-    found = await conn.execute(select(areas.c.code, areas.c.name).where(areas.c.code.in_(known)))
-    named = dict(found.all())
+    conflicts = await queries.conflicts(conn, report_id)
+    named = await area_names(conn, codes)
     return ReportStatus(
         report_id=row.report_id,
         case_id=row.case_id,
@@ -123,7 +116,7 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
         area=AreaRef(
             **codes,
             synthetic=row.area_synthetic,
-            names={level: named[code] for level, code in codes.items() if code in named},
+            names=named,
             method=row.locate_method,
             offshore_distance_m=row.offshore_distance_m,
             candidates=row.area_candidates,

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Column, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import InvalidInput, NotFound
+from api.read_models import reports
 from geo.models import areas
 from geo.schemas import Level, level_of_code
-from stream.tables import reports
 
-_COLUMN_BY_LEVEL: dict[Level, Column[Any]] = {
+_COLUMN_BY_LEVEL: dict[Level, ColumnElement[Any]] = {
     Level.CITY: reports.c.city_code,
     Level.DISTRICT: reports.c.district_code,
     Level.TOWNSHIP: reports.c.township_code,
