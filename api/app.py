@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import attachments, catalog
+from api.cases.routes import router as cases_router
 from api.duties.routes import router as duties_router
 from api.errors import add_exception_handlers
 from api.limits import BodySizeLimit
@@ -46,4 +47,5 @@ def create_app() -> FastAPI:
     app.include_router(duties_router)
     # Routers added by other modules go below this line.
     app.include_router(attachments.router)
+    app.include_router(cases_router)
     return app

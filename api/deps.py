@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.producer import EventProducer
 from infra.db import async_engine
@@ -26,3 +26,6 @@ def _producer(request: Request) -> EventProducer:
 ConnDep = Annotated[AsyncConnection, Depends(_connection)]
 ProducerDep = Annotated[EventProducer, Depends(_producer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+# For routes that wait (a case action polls for its outcome): they take a connection per look instead of
+# holding one for the whole request.
+EngineDep = Annotated[AsyncEngine, Depends(async_engine)]

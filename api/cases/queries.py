@@ -1,0 +1,52 @@
+"""What the cases API reads: a case's stored document, its history and the outcome of a command.
+
+Through the API's own read models (api/read_models.py), never the stream's table module. The case agent
+writes a case, its history rows and its commands' outcomes in one transaction, so once an outcome is
+visible here the case it changed is too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.read_models import case_commands, case_history, cases
+from cases.model import Case
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # applied | refused
+    code: str | None  # refused: illegal_transition | invalid | not_found | failed
+    detail: str | None
+
+
+async def case(conn: AsyncConnection, case_id: UUID) -> Case | None:
+    doc = (await conn.execute(select(cases.c.doc).where(cases.c.case_id == case_id))).scalar_one_or_none()
+    return Case.model_validate(doc) if doc is not None else None
+
+
+async def case_state(conn: AsyncConnection, case_id: UUID) -> str | None:
+    state: str | None = (
+        await conn.execute(select(cases.c.state).where(cases.c.case_id == case_id))
+    ).scalar_one_or_none()
+    return state
+
+
+async def history(conn: AsyncConnection, case_id: UUID) -> Sequence[Row[*tuple[Any, ...]]]:
+    query = select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.seq)
+    return (await conn.execute(query)).all()
+
+
+async def outcome(conn: AsyncConnection, command_id: UUID) -> Outcome | None:
+    """What the case agent did with a command; None while it has not processed it."""
+    query = select(case_commands.c.outcome, case_commands.c.code, case_commands.c.detail).where(
+        case_commands.c.command_id == command_id
+    )
+    row = (await conn.execute(query)).first()
+    return Outcome(row.outcome, row.code, row.detail) if row is not None else None
