@@ -10,6 +10,7 @@ caller owns the transaction and bumps the version (`geo.versions`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, delete, func, select
@@ -97,6 +98,8 @@ def set_rule(
     department_kind: str,
     deadline_hours: int,
     legal_basis: str,
+    working_hours: bool = True,
+    helper_kinds: Sequence[str] = (),
 ) -> DutyRule:
     """Create or change the rule for (category, level); its own version goes up by one."""
     at = _level(level)
@@ -114,6 +117,8 @@ def set_rule(
             department_kind=department_kind,
             deadline_hours=deadline_hours,
             legal_basis=legal_basis,
+            working_hours=working_hours,
+            helper_kinds=tuple(dict.fromkeys(helper_kinds)),
             version=(current or 0) + 1,
         )
     except ValidationError as exc:
@@ -126,13 +131,28 @@ def set_rule(
             f"工作事项准入: no department of kind {rule.department_kind!r} at {at.value} level to answer for "
             f"the duty (kinds there: {', '.join(kinds) or 'none'})",
         )
+    for helper in rule.helper_kinds:
+        if helper == rule.department_kind or helper not in kinds:
+            raise Refused(
+                "helper_kinds",
+                f"协办 {helper!r}: must be another kind of department at {at.value} level "
+                f"(kinds there: {', '.join(kinds) or 'none'})",
+            )
     stmt = insert(duty_rules).values(**rule.model_dump(mode="json"), updated_at=func.now())
     conn.execute(
         stmt.on_conflict_do_update(
             constraint="duty_rules_category_level",
             set_={
                 name: stmt.excluded[name]
-                for name in ("department_kind", "deadline_hours", "legal_basis", "version", "updated_at")
+                for name in (
+                    "department_kind",
+                    "deadline_hours",
+                    "legal_basis",
+                    "working_hours",
+                    "helper_kinds",
+                    "version",
+                    "updated_at",
+                )
             },
         )
     )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -87,6 +88,7 @@ duty_rules = Table(
     Column("deadline_hours", Integer, nullable=False),
     # Working hours (Mon–Fri office time, holidays off) unless a rule says natural hours (migration 0006).
     Column("working_hours", Boolean, nullable=False, server_default="true"),
+    Column("helper_kinds", JSONB, nullable=False, server_default="[]"),  # 协办 kinds (migration 0006)
     Column("legal_basis", Text, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

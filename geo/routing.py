@@ -80,3 +80,14 @@ def share_across_boundary(
         return routed.department, ()
     ordered = [department for _, department in sorted(serving.values(), key=lambda pair: pair[0])]
     return ordered[0], tuple(ordered[1:])
+
+
+def rule_helpers(
+    rule: DutyRule, location: Location, departments: Mapping[tuple[str, str], Department]
+) -> tuple[Department, ...]:
+    """The departments a duty rule names as helpers (协办), those of its kinds that serve the same area."""
+    area = location.code_at(rule.level)
+    if area is None:
+        return ()
+    found = (departments.get((area, kind)) for kind in rule.helper_kinds)
+    return tuple(department for department in found if department is not None)

@@ -132,6 +132,7 @@ class DutyRule(BaseModel):
     department_kind: str
     deadline_hours: int = Field(gt=0, le=24 * 90)
     working_hours: bool = True  # the deadline counts working hours; False: natural (calendar) hours
+    helper_kinds: tuple[str, ...] = ()  # 协办: kinds of department at the same level that help on every case
     legal_basis: str
     version: int = 1
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -122,6 +122,10 @@ def duty_set(
     department_kind: str = typer.Option("", help="a department kind that exists at that level, e.g. water"),
     deadline_hours: int = typer.Option(..., help="handling deadline in hours (1-2160)"),
     legal_basis: str = typer.Option("", help="法律依据, required (工作事项准入)"),
+    natural_hours: bool = typer.Option(False, help="count the deadline in natural hours, not working hours"),
+    helper: Annotated[
+        list[str] | None, typer.Option(help="协办: another department kind at the level that helps (repeat)")
+    ] = None,
     note: str = typer.Option("", help="why, for the edit log"),
     actor: str = typer.Option(default_actor, help="who edits, for the edit log"),
 ) -> None:
@@ -137,6 +141,8 @@ def duty_set(
             department_kind=department_kind,
             deadline_hours=deadline_hours,
             legal_basis=legal_basis,
+            working_hours=not natural_hours,
+            helper_kinds=helper or (),
         ),
     )
     console.print(_rules_table([rule]))

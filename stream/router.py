@@ -10,7 +10,7 @@ from functools import cache
 
 from cases.calendar import WorkCalendar, add_time, calendar_from_config, default_calendar
 from geo.index import AreaIndex
-from geo.routing import Routed, route_report, share_across_boundary
+from geo.routing import Routed, route_report, rule_helpers, share_across_boundary
 from geo.schemas import Location
 from infra.settings import get_settings
 from stream.events import (
@@ -77,7 +77,8 @@ def decide(
     if isinstance(decision, Routed):
         rule = decision.rule
         assert location is not None  # routed implies located
-        lead, helpers = share_across_boundary(decision, location, rulebook.departments)
+        lead, across = share_across_boundary(decision, location, rulebook.departments)
+        helpers = across + rule_helpers(rule, location, rulebook.departments)
         return ReportRouted(
             report=report,
             case_id=case_id,

@@ -32,12 +32,12 @@ from api.errors import ActionQueued, ActionRefused, InvalidInput, NotFound
 from api.names import area_names, category_name, department_names
 from api.producer import EventProducer
 from cases.actions import CaseAction, DispatchAction, parse_action
-from cases.calendar import default_calendar
 from cases.model import Case
 from cases.states import ACTION_LABELS, STATE_LABELS, SYSTEM_ONLY_ACTIONS, ActionName, CaseState
 from cases.timers import due_status
 from infra.settings import Settings
 from stream.events import TOPICS, CaseCommand
+from stream.router import work_calendar
 
 T = TypeVar("T")
 
@@ -231,7 +231,7 @@ def present(
         helpers=[department(code) for code in case.helper_codes],
         level=case.level,
         deadline_at=case.deadline_at,
-        due=due_status(case, now, default_calendar(), warning_share),
+        due=due_status(case, now, work_calendar(), warning_share),
         pending=case.pending,
         report_ids=list(case.report_ids),
         reporter_count=case.reporter_count,

@@ -67,6 +67,8 @@ async def put_rule(
         deadline_hours=body.deadline_hours,
         legal_basis=body.legal_basis,
         note=body.note,
+        working_hours=body.working_hours,
+        helper_kinds=body.helper_kinds,
     )
     return DutyRuleEdited(rule=_rule_out(rule), duty_rules_version=version)
 

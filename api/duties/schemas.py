@@ -13,6 +13,14 @@ class DutyRuleIn(BaseModel):
     department_kind: str = Field(description="a department kind that exists at the rule's level, e.g. water")
     deadline_hours: int = Field(description="handling deadline, 1 to 2160 hours")
     legal_basis: str = Field(description="法律依据, e.g. 《城市供水条例》第三十二条; required (工作事项准入)")
+    working_hours: bool = Field(
+        default=True, description="the deadline counts working hours (false: natural)"
+    )
+    helper_kinds: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="协办: other kinds of department at the level that help",
+    )
     note: str = Field(default="", max_length=500, description="why the rule changes, for the edit log")
 
 
@@ -22,6 +30,8 @@ class DutyRuleOut(BaseModel):
     department_kind: str
     deadline_hours: int
     legal_basis: str
+    working_hours: bool = True
+    helper_kinds: list[str] = Field(default_factory=list)
     version: int = Field(description="this rule's own version, +1 on every edit")
 
 

@@ -3,7 +3,7 @@ the `areas.changes` event before the commit (a broker that does not acknowledge 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Connection
@@ -82,6 +82,8 @@ async def set_rule(
     deadline_hours: int,
     legal_basis: str,
     note: str,
+    working_hours: bool = True,
+    helper_kinds: Sequence[str] = (),
 ) -> tuple[DutyRule, int]:
     return await _edit(
         producer=producer,
@@ -95,6 +97,8 @@ async def set_rule(
             department_kind=department_kind,
             deadline_hours=deadline_hours,
             legal_basis=legal_basis,
+            working_hours=working_hours,
+            helper_kinds=helper_kinds,
         ),
     )
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -201,3 +202,41 @@ def test_cli_edit_is_followed_by_the_running_worker(live_system: LiveSystem, rul
     )
     listed = _cli(live_system, "duty", "list", "--category", CATEGORY)
     assert "urban_management" in listed.stdout and "《条例》一" in listed.stdout
+
+
+def test_a_rule_with_helpers_and_natural_hours_opens_cases_with_those_helpers_and_deadline(
+    live_system: LiveSystem, rule: dict[str, Any]
+):
+    body = {
+        "department_kind": rule["department_kind"],
+        "deadline_hours": 36,
+        "legal_basis": BASIS,
+        "working_hours": False,
+        "helper_kinds": ["urban_management"],
+    }
+    answer = httpx.put(f"{live_system.api_url}{RULE}", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rule"]["helper_kinds"] == ["urban_management"]
+    # Away from the other tests' reports of this category at 中山广场, which would make this one a duplicate.
+    lon, lat = ZHONGSHAN
+    fresh = report(lon + 0.003, lat, category=CATEGORY)
+    assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=fresh).status_code == 202
+    status = wait_decided(live_system, str(fresh["report_id"]))
+    from tests.e2e.test_cases_stream import case_row
+
+    case_id = str(status["case_id"])
+    wait_until(lambda: case_row(live_system, case_id) is not None, timeout=30, what="the case")
+    row = case_row(live_system, case_id)
+    assert row is not None
+    assert row["helper_codes"] == ["210202000000:urban_management"]
+    assert row["deadline_at"] - row["opened_at"] == timedelta(hours=36)  # natural hours: to the minute
+
+
+def test_a_helper_kind_that_no_department_has_is_refused_naming_the_field(
+    live_system: LiveSystem, rule: dict[str, Any]
+):
+    body = {"department_kind": rule["department_kind"], "deadline_hours": 36, "legal_basis": BASIS}
+    answer = httpx.put(f"{live_system.api_url}{RULE}", json={**body, "helper_kinds": ["astronauts"]})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"][-1] == "helper_kinds"
+    assert httpx.get(f"{live_system.api_url}{RULE}").json()["helper_kinds"] == []

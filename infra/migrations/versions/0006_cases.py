@@ -6,7 +6,8 @@
 - `case_history`: every transition (seq 0 is the opening), with the command that caused it.
 - `case_commands`: the outcome of every command the case agent processed (applied or refused, and why), so
   a replayed command changes nothing and the API can answer the command it sent.
-- `duty_rules.working_hours`: whether a rule's deadline counts working hours (default) or natural hours.
+- `duty_rules.working_hours`: whether a rule's deadline counts working hours (default) or natural hours;
+  `duty_rules.helper_kinds`: the kinds of department that help (协办) on every case of the rule.
 - `reports.case_id` is no longer unique: duplicates share their case; a report's own audit trail
   (`case_transitions`) is unique per report, state and time.
 
@@ -28,6 +29,7 @@ depends_on = None
 def upgrade() -> None:
     working: sa.Column[bool] = sa.Column("working_hours", sa.Boolean(), server_default="true", nullable=False)
     op.add_column("duty_rules", working)
+    op.add_column("duty_rules", sa.Column("helper_kinds", JSONB(), server_default="[]", nullable=False))
     op.drop_constraint("reports_case_id_key", "reports", type_="unique")
     # A report's own audit trail is per report now that duplicates share a case (and may share a time).
     op.drop_constraint("case_transitions_once", "case_transitions", type_="unique")
@@ -109,4 +111,5 @@ def downgrade() -> None:
     op.create_unique_constraint("case_transitions_once", "case_transitions", ["case_id", "to_state", "at"])
     op.drop_index("reports_case_id", table_name="reports")
     op.create_unique_constraint("reports_case_id_key", "reports", ["case_id"])
+    op.drop_column("duty_rules", "helper_kinds")
     op.drop_column("duty_rules", "working_hours")
