@@ -25,7 +25,6 @@ import shapely
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import text
 
 from geo.hierarchy import build_areas
 from geo.index import AreaIndex
@@ -34,6 +33,7 @@ from geo.schemas import AreaSpec, Level
 from infra.db import make_sync_engine
 from infra.loading import load_city
 from infra.migrate import upgrade
+from infra.services.postgres_access import drop_database, ensure_database
 from infra.settings import get_settings
 
 URBAN_DISTRICTS = ("210202000000", "210203000000", "210204000000", "210211000000")  # 中山 西岗 沙河口 甘井子
@@ -115,9 +115,7 @@ def measure_postgis(
     """points/s of geo.locate_db batched (`batch` points a query) and one point per query, per sample."""
     settings = get_settings()
     database = f"gridflow_bench_{uuid.uuid4().hex[:6]}"
-    admin = make_sync_engine(settings, "postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    ensure_database(settings, database)  # as the superuser: the app's role may create no database
     engine = make_sync_engine(settings, database)
     try:
         upgrade(settings, database)
@@ -145,9 +143,7 @@ def measure_postgis(
         return rates
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(settings, database)
 
 
 def main() -> None:

@@ -17,11 +17,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from infra.db import make_sync_engine
 from infra.migrate import upgrade
+from infra.services.postgres_access import drop_database, ensure_database
 from infra.settings import get_settings
 from stream.events import (
     AreaCodes,
@@ -88,9 +87,7 @@ async def write(url: str, decisions: list[ReportRouted], batch: int, progress: P
 def main(rows: int = typer.Option(20000, min=100), baseline_rows: int = typer.Option(1000, min=50)) -> None:
     settings = get_settings()
     database = f"gridflow_bench_{uuid.uuid4().hex[:6]}"
-    admin = make_sync_engine(settings, "postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    ensure_database(settings, database)  # as the superuser: the app's role may create no database
     try:
         upgrade(settings, database)
         url = settings.database_url(database)
@@ -106,9 +103,7 @@ def main(rows: int = typer.Option(20000, min=100), baseline_rows: int = typer.Op
                 elapsed = asyncio.run(write(url, decisions, batch, progress, label))
                 results[label] = count / elapsed
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(settings, database)
     baseline = results["one row per transaction (baseline)"]
     table = Table(title="sink: reports received and decided (insert + upsert + audit), rows/s")
     table.add_column("write pattern")

@@ -21,10 +21,9 @@ from infra.settings import Settings
 
 SUPERUSER = "postgres"  # the bootstrap superuser initdb creates
 DEFAULT_DATABASE = str(Settings.model_fields["pg_database"].default)
-# CREATEDB stays only because tests/geo/test_import_export.py and benchmarks/*_bench.py still create their
-# scratch databases as the app's role; once they call ensure_database() instead, set this to False and the
-# next `services up` revokes it.
-APP_CREATEDB = True
+# Every database, scratch ones included, is made by ensure_database() as the superuser, so the app's role
+# needs no CREATEDB; `services up` takes it from a role that still has it (app_is_confined notices).
+APP_CREATEDB = False
 APP_ROLE_OPTIONS = "LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS " + (
     "CREATEDB" if APP_CREATEDB else "NOCREATEDB"
 )

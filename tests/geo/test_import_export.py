@@ -31,19 +31,18 @@ def scratch(services: Settings) -> Iterator[Engine]:
     from infra.db import make_sync_engine
     from infra.loading import load_city
     from infra.migrate import upgrade
+    from infra.services.postgres_access import drop_database, ensure_database
 
     name = f"{services.pg_database}_import"
-    admin = make_sync_engine(services, "postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    upgrade(services, name)
-    load_city(services, dalian_areas(), database=name, quiet=True)
+    ensure_database(services, name)  # as the superuser: the app's role may create no database
     engine = make_sync_engine(services, name)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        upgrade(services, name)
+        load_city(services, dalian_areas(), database=name, quiet=True)
+        yield engine
+    finally:
+        engine.dispose()
+        drop_database(services, name)
 
 
 def gridflow(scratch: Engine, *args: object, **env: str) -> subprocess.CompletedProcess[str]:

@@ -142,6 +142,31 @@ def test_the_app_role_is_no_superuser_and_cannot_make_roles(running: Settings) -
             conn.execute("CREATE ROLE gridflow_intruder SUPERUSER")
 
 
+def test_the_app_role_can_create_no_database(running: Settings) -> None:
+    with connect(running, "postgres", autocommit=True) as conn:
+        rights = conn.execute(
+            "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        assert rights == (False, False)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(unique("gridflow_intruder"))))
+
+
+def test_up_takes_createdb_from_a_role_that_still_has_it(running: Settings) -> None:
+    """A cluster made while the tests still created their databases as the app's role."""
+    before = postgres.pid(running)
+    try:
+        with postgres_access.admin_connect(running) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} CREATEDB").format(sql.Identifier(running.pg_user)))
+    finally:
+        took = postgres.start(running)
+    assert took > 0 and postgres.pid(running) == before  # taken away without a restart
+    with connect(running, "postgres") as conn:
+        rights = conn.execute("SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user").fetchone()
+    assert rights == (False,)
+    assert postgres.start(running) == 0.0
+
+
 @pytest.mark.parametrize("password", ["", "not-the-password"], ids=["none", "wrong"])
 def test_tcp_login_without_the_right_password_is_refused(running: Settings, password: str) -> None:
     with pytest.raises(psycopg.OperationalError, match="password"):
