@@ -8,6 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.read_models import areas, categories, departments
+from geo.schemas import LEVEL_ORDER
+
+
+def codes_by_level(row: object) -> dict[str, str | None]:
+    """{level: code} from a row or case that has a `<level>_code` for each of the five levels."""
+    return {level.value: getattr(row, f"{level.value}_code") for level in LEVEL_ORDER}
 
 
 async def area_names(conn: AsyncConnection, codes: Mapping[str, str | None]) -> dict[str, str]:

@@ -29,7 +29,7 @@ from api.cases.schemas import (
     HistoryEntry,
 )
 from api.errors import ActionQueued, ActionRefused, InvalidInput, NotFound
-from api.names import area_names, category_name, department_names
+from api.names import area_names, category_name, codes_by_level, department_names
 from api.producer import EventProducer
 from cases.actions import CaseAction, DispatchAction, parse_action
 from cases.model import Case
@@ -186,13 +186,7 @@ async def read_case(*, conn: AsyncConnection, case_id: UUID, settings: Settings)
     case = await queries.case(conn, case_id)
     if case is None:
         raise _unknown(case_id)
-    codes = {
-        "city": case.city_code,
-        "district": case.district_code,
-        "township": case.township_code,
-        "community": case.community_code,
-        "grid": case.grid_code,
-    }
+    codes = codes_by_level(case)
     lead = [case.department_code] if case.department_code else []
     return present(
         case,

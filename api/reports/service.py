@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import Conflict, InvalidInput, NotFound
-from api.names import area_names
+from api.names import area_names, codes_by_level
 from api.producer import EventProducer
 from api.reports import queries
 from api.reports.outline import CATEGORIES
@@ -96,13 +96,7 @@ async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStat
     department = (
         DepartmentRef(code=row.department_code, name=row.department_name) if row.department_code else None
     )
-    codes = {
-        "city": row.city_code,
-        "district": row.district_code,
-        "township": row.township_code,
-        "community": row.community_code,
-        "grid": row.grid_code,
-    }
+    codes = codes_by_level(row)
     conflicts = await queries.conflicts(conn, report_id)
     named = await area_names(conn, codes)
     return ReportStatus(

@@ -15,14 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.errors import InvalidInput, NotFound
 from api.read_models import reports
 from geo.models import areas
-from geo.schemas import Level, level_of_code
+from geo.schemas import LEVEL_ORDER, Level, level_of_code
 
 _COLUMN_BY_LEVEL: dict[Level, ColumnElement[Any]] = {
-    Level.CITY: reports.c.city_code,
-    Level.DISTRICT: reports.c.district_code,
-    Level.TOWNSHIP: reports.c.township_code,
-    Level.COMMUNITY: reports.c.community_code,
-    Level.GRID: reports.c.grid_code,
+    level: reports.c[f"{level.value}_code"] for level in LEVEL_ORDER
 }
 
 
