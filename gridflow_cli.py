@@ -50,15 +50,28 @@ geo_app.command("export")(geo_export)
 
 
 @app.command("api")
-def run_api(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
-    """Serve the HTTP API (uvicorn)."""
+def run_api(
+    host: str = typer.Option(None),
+    port: int = typer.Option(None),
+    workers: int = typer.Option(1, min=1, help="processes sharing the port, each with its own producer"),
+    access_log: bool = typer.Option(False, help="one log line per request (costs CPU at high rates)"),
+) -> None:
+    """Serve the HTTP API (uvicorn, uvloop + httptools). One process is one core: use --workers 2 or more
+    for intake at thousands of reports per second."""
     import uvicorn
 
     from infra.settings import get_settings
 
     settings = get_settings()
     uvicorn.run(
-        "api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=access_log,
     )
 
 

@@ -19,19 +19,32 @@ from api.errors import PayloadTooLarge
 # The largest valid report (2000 characters of description, each \u-escaped, 10 attachments) is under 30 KB.
 JSON_BODY_LIMIT = 64 * 1024
 UPLOAD_PATHS = re.compile(r"^/api/v1/reports/[^/]+/attachments(/|$)")
+# Batch intake takes up to 500 reports: a typical one is 300-400 bytes, so 4 MiB leaves room for long
+# descriptions while bounding what one request holds in memory (the field app sends at most 1 MiB at once).
+BATCH_BODY_LIMIT = 4 * 1024 * 1024
+BATCH_PATHS = re.compile(r"^/api/v1/reports/batch$")
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, limit: int = JSON_BODY_LIMIT, exempt: re.Pattern[str] = UPLOAD_PATHS):
-        self.app, self.limit, self.exempt = app, limit, exempt
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int = JSON_BODY_LIMIT,
+        exempt: re.Pattern[str] = UPLOAD_PATHS,
+        larger: tuple[re.Pattern[str], int] = (BATCH_PATHS, BATCH_BODY_LIMIT),
+    ):
+        self.app, self.default_limit, self.exempt, self.larger = app, limit, exempt, larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.exempt.match(scope["path"]):
             await self.app(scope, receive, send)
             return
+        pattern, larger = self.larger
+        limit = larger if pattern.match(scope["path"]) else self.default_limit
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -41,8 +54,8 @@ class BodySizeLimit:
                 return  # the client left: nobody to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -58,7 +71,7 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         # The shape of a 422 (loc, msg, type), so that clients read every refusal of a request one way. The
         # rest of the body is never read: the connection closes after the answer.
         response = JSONResponse(
@@ -67,7 +80,7 @@ class BodySizeLimit:
                 "detail": [
                     {
                         "loc": ["body"],
-                        "msg": f"request body larger than {self.limit} bytes (请求内容过大)",
+                        "msg": f"request body larger than {limit} bytes (请求内容过大)",
                         "type": PayloadTooLarge.code,
                     }
                 ],

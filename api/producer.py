@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -51,6 +53,25 @@ class EventProducer:
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("send to %s failed: %r", topic, exc)
             raise BrokerUnavailable("消息队列暂不可用，请稍后重试 (Kafka did not acknowledge)") from exc
+
+    async def send_many(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> list[bool]:
+        """Send (key, value) records together, so they share the producer's batches, and wait for every
+        acknowledgement; True for each record the broker acknowledged. Never raises for the broker."""
+        if not records:
+            return []
+        producer = await self._started()
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                for key, value in records:
+                    futures.append(await producer.send(topic, value=value, key=key))
+                await asyncio.wait(futures)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning(
+                "batch send to %s failed after %d of %d records: %r", topic, len(futures), len(records), exc
+            )
+        acked = [f.done() and not f.cancelled() and f.exception() is None for f in futures]
+        return acked + [False] * (len(records) - len(futures))
 
     async def stop(self) -> None:
         if self._producer is not None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import ConnDep, ProducerDep, SettingsDep
 from api.reports import service
+from api.reports.batch import MAX_BATCH, BatchIn, BatchResult, submit_batch
 from api.reports.schemas import Accepted, ReportIn, ReportStatus
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -30,6 +31,24 @@ async def submit(
     if accepted.duplicate:
         response.headers["X-Gridflow-Duplicate"] = "true"
     return accepted
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_207_MULTI_STATUS,
+    response_model=BatchResult,
+    responses={
+        413: {"description": "body larger than api.limits.BATCH_BODY_LIMIT (4 MiB)"},
+        422: {"description": f"not an object with 1 to {MAX_BATCH} `reports` (a bad item is answered in it)"},
+        503: {"description": "Kafka acknowledged none of the items: send the batch again later"},
+    },
+)
+async def submit_many(batch: BatchIn, producer: ProducerDep, settings: SettingsDep) -> BatchResult:
+    """Accept up to 500 reports at once (批量上报), each answered on its own in `results`, in the order sent:
+    202 (in Kafka, counted once; `duplicate` when the id was accepted before), 409 (the id holds other
+    content), 422 (refused, with the field), 503 (not acknowledged: send that item again). Sending the same
+    batch again is safe: what was accepted is acknowledged again, never counted twice."""
+    return await submit_batch(batch=batch, producer=producer, settings=settings)
 
 
 @router.get("/{report_id}", response_model=ReportStatus)
