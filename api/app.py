@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import attachments, catalog
+from api.auth.admin import router as users_router
+from api.auth.routes import router as auth_router
 from api.cases.routes import router as cases_router
 from api.duties.routes import router as duties_router
 from api.errors import add_exception_handlers
@@ -48,4 +50,6 @@ def create_app() -> FastAPI:
     # Routers added by other modules go below this line.
     app.include_router(attachments.router)
     app.include_router(cases_router)
+    app.include_router(auth_router)
+    app.include_router(users_router)
     return app

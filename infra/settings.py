@@ -68,6 +68,20 @@ class Settings(BaseSettings):
     # offline; a month covers leave or a dead zone, and an older report no longer describes the street.
     report_max_age_days: int = Field(default=30, ge=1, description="observed_at may lie this far in the past")
 
+    # Accounts (api/auth, accounts/): the tokens' HMAC secret (unset: one generated under state_dir, like the
+    # database password), their lifetimes, how soon a revoked access token stops working, the sign-in
+    # slowdown (accounts.throttle) per username and per client address, and the demo's admin password.
+    jwt_secret: SecretStr | None = Field(default=None, description="≥ 32 bytes; unset: jwt_secret_file")
+    access_token_minutes: float = Field(default=15, gt=0, le=60)
+    refresh_token_hours: float = Field(default=8, gt=0, le=24 * 30)
+    revocation_recheck_s: float = Field(default=10, ge=0, description="cache of users' token versions")
+    signin_max_failures: int = Field(default=5, ge=1, description="per username, then slowed down")
+    signin_max_failures_per_address: int = Field(default=50, ge=1)
+    signin_window_s: float = Field(default=900, gt=0, description="failures this far apart count together")
+    signin_base_delay_s: float = Field(default=30, gt=0, description="first delay; doubles per failure")
+    signin_max_delay_s: float = Field(default=900, gt=0)
+    admin_password: SecretStr | None = Field(default=None, description="the demo's `admin`; unset: generated")
+
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_host}:{self.kafka_port}"
@@ -104,6 +118,10 @@ class Settings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def jwt_secret_file(self) -> Path:
+        return self.state_dir / "secrets" / "jwt_secret"
 
 
 @lru_cache(maxsize=1)

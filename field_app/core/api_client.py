@@ -61,14 +61,20 @@ def describe_error(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return response.text.strip()[:200] or f"HTTP {response.status_code}"
-    detail = body.get("detail", body) if isinstance(body, dict) else body
+    return describe_detail(body.get("detail", body) if isinstance(body, dict) else body)
+
+
+def describe_detail(detail: Any, skip: int = 0) -> str:
+    """A `detail` in one line; `skip` drops that many leading parts of each location (a batch item's
+    errors are located under body, reports, its index)."""
     if isinstance(detail, list):
         parts = []
         for item in detail:
             if not isinstance(item, dict):
                 parts.append(str(item))
                 continue
-            loc = [str(p) for p in item.get("loc", []) if p not in ("body", "header", "path", "query")]
+            where_sent = list(item.get("loc", []))[skip:]
+            loc = [str(p) for p in where_sent if p not in ("body", "header", "path", "query")]
             where = "·".join(FIELD_NAMES.get(p, p) for p in loc)
             parts.append(f"{where}：{item.get('msg', '')}" if where else str(item.get("msg", "")))
         return "；".join(parts)
@@ -87,6 +93,23 @@ def _content_hash(response: httpx.Response) -> str | None:
     return value if isinstance(value, str) and SHA256_HEX.fullmatch(value) else None
 
 
+def _item_answer(item: dict[str, Any]) -> Answer:
+    """One item of a batch answer (api/reports/batch.py) as the outbox reads a single answer."""
+    status = item["status"]
+    if status == 202:
+        value = item.get("content_hash")
+        valid = isinstance(value, str) and SHA256_HEX.fullmatch(value)
+        return Answer(Outcome.ACCEPTED, content_hash=value if valid else None)
+    reason = describe_detail(item.get("detail"), skip=3) if item.get("detail") else ""
+    if status == 409:
+        return Answer(Outcome.CONFLICT, reason or "编号已被其他内容使用")
+    if status == 422:
+        return Answer(Outcome.INVALID, reason)
+    if status in (429, 503):
+        return Answer(Outcome.UNAVAILABLE, "服务器暂时不可用")
+    return Answer(Outcome.SERVER_ERROR, f"服务器错误 {status}")
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
@@ -100,6 +123,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 class ApiClient:
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, timeout: float = 15.0):
         self.base_url = base_url.rstrip("/")
+        self.batch_supported: bool | None = None  # False once the server said it has no batch endpoint
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport,
@@ -116,8 +140,35 @@ class ApiClient:
         except httpx.TransportError as exc:  # connect, read, write, timeout, protocol
             raise NetworkError(_network_reason(exc)) from exc
 
+    def submit_reports(self, payloads: list[dict[str, Any]]) -> list[Answer] | None:
+        """Send several reports in one request (POST /api/v1/reports/batch): one answer per payload, in
+        order. None when the server does not take them as a batch — an older server without the endpoint
+        (404/405, remembered in `batch_supported`), or one that refuses the batch's form (413/422) — and
+        they are to be sent one at a time."""
+        response = self._request("POST", "/api/v1/reports/batch", json={"reports": payloads})
+        code = response.status_code
+        if code in (404, 405):
+            self.batch_supported = False
+            return None
+        if code in (413, 422):
+            return None
+        if code < 300 and code != 207:
+            return [Answer(Outcome.SERVER_ERROR, f"服务器答复无法识别 (HTTP {code})")] * len(payloads)
+        if code != 207:
+            return [self._answer(response)] * len(payloads)  # 503, 5xx...: the same for every item
+        try:
+            items = response.json()["results"]
+            answers = [_item_answer(item) for item in sorted(items, key=lambda i: i["index"])]
+        except (ValueError, KeyError, TypeError):
+            return [Answer(Outcome.SERVER_ERROR, "服务器答复无法识别")] * len(payloads)
+        if len(answers) != len(payloads):
+            return [Answer(Outcome.SERVER_ERROR, "服务器答复条数不符")] * len(payloads)
+        return answers
+
     def submit_report(self, payload: dict[str, Any]) -> Answer:
-        response = self._request("POST", "/api/v1/reports", json=payload)
+        return self._answer(self._request("POST", "/api/v1/reports", json=payload))
+
+    def _answer(self, response: httpx.Response) -> Answer:
         code = response.status_code
         if code in (200, 201, 202):
             return Answer(Outcome.ACCEPTED, content_hash=_content_hash(response))

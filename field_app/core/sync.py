@@ -5,23 +5,42 @@ Plain Python with an injectable clock, so tests drive passes and time by hand; t
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from field_app.core.api_client import ApiClient, AttachmentRefused, NetworkError, Outcome
+from field_app.core.api_client import Answer, ApiClient, AttachmentRefused, NetworkError, Outcome
 from field_app.core.backoff import Backoff
 from field_app.core.clock import Clock
 from field_app.core.models import FailureKind, ReportStatus
-from field_app.core.outbox import Outbox
+from field_app.core.outbox import Outbox, OutboxEntry
 
 log = logging.getLogger(__name__)
 
 # Routing takes seconds; after that, checking every few minutes is enough for the department to show up.
 CHECK_BACKOFF = Backoff(base_s=3.0, factor=2.0, cap_s=600.0, jitter=0.1)
 IDLE_WAIT_S = 300.0
+# A backlog goes in batches of at most this many reports and bytes: small enough that a batch lost on a
+# weak link costs little to send again, and well within the API's limits (500 reports, 4 MiB).
+BATCH_MAX_REPORTS = 100
+BATCH_MAX_BYTES = 1024 * 1024
+
+
+def batches(entries: list[OutboxEntry]) -> list[list[OutboxEntry]]:
+    """`entries` in order, cut into batches within BATCH_MAX_REPORTS and BATCH_MAX_BYTES."""
+    out: list[list[OutboxEntry]] = []
+    size = 0
+    for entry in entries:
+        weight = len(json.dumps(entry.payload, ensure_ascii=False).encode())
+        if not out or len(out[-1]) >= BATCH_MAX_REPORTS or size + weight > BATCH_MAX_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(entry)
+        size += weight
+    return out
 
 
 @dataclass
@@ -76,31 +95,66 @@ class SyncEngine:
         return max(due, self.offline_until)
 
     def _send_reports(self, result: PassResult) -> None:
-        for entry in self.outbox.due(self.clock.now()):
+        due = self.outbox.due(self.clock.now())
+        if len(due) > 1 and self.client.batch_supported is not False:
+            due = self._send_batches(due, result)
+        for entry in due:
             self.outbox.mark_sending(entry.report_id)
             try:
                 answer = self.client.submit_report(entry.payload)
             except NetworkError as exc:
                 self.outbox.mark_retry(entry.report_id, error=str(exc), next_attempt_at=0)
                 raise
-            if answer.outcome is Outcome.ACCEPTED:
-                self.outbox.mark_accepted(entry.report_id, content_hash=answer.content_hash)
-                result.sent += 1
-            elif answer.outcome is Outcome.UNAVAILABLE:
-                self.outbox.mark_retry(entry.report_id, error=answer.reason, next_attempt_at=0)
-                raise _Unavailable(answer.reason, answer.retry_after)
-            elif answer.outcome is Outcome.SERVER_ERROR:
-                delay = self.backoff.delay(entry.attempts + 1)
-                self.outbox.mark_retry(
-                    entry.report_id, error=answer.reason, next_attempt_at=self.clock.now() + delay
-                )
-            else:
-                kind = {
-                    Outcome.INVALID: FailureKind.INVALID,
-                    Outcome.CONFLICT: FailureKind.CONFLICT,
-                }.get(answer.outcome, FailureKind.REJECTED)
-                self.outbox.mark_failed(entry.report_id, kind=kind, reason=answer.reason)
-                result.failed += 1
+            self._record(entry, answer, result)
+
+    def _send_batches(self, due: list[OutboxEntry], result: PassResult) -> list[OutboxEntry]:
+        """A backlog (back online after a dead zone) goes in batches; returns what is to be sent one at a
+        time instead (the server has no batch endpoint, or refused a batch's form)."""
+        single: list[OutboxEntry] = []
+        for chunk in batches(due):
+            if self.client.batch_supported is False:  # learnt from this pass's first batch
+                single += chunk
+                continue
+            for entry in chunk:
+                self.outbox.mark_sending(entry.report_id)
+            try:
+                answers = self.client.submit_reports([entry.payload for entry in chunk])
+            except NetworkError as exc:
+                for entry in chunk:
+                    self.outbox.mark_retry(entry.report_id, error=str(exc), next_attempt_at=0)
+                raise
+            if answers is None:
+                single += chunk
+                continue
+            unavailable: _Unavailable | None = None
+            for entry, answer in zip(chunk, answers, strict=True):
+                try:
+                    self._record(entry, answer, result)
+                except _Unavailable as exc:  # the other items' answers are recorded first
+                    unavailable = exc
+            if unavailable is not None:
+                raise unavailable
+        return single
+
+    def _record(self, entry: OutboxEntry, answer: Answer, result: PassResult) -> None:
+        if answer.outcome is Outcome.ACCEPTED:
+            self.outbox.mark_accepted(entry.report_id, content_hash=answer.content_hash)
+            result.sent += 1
+        elif answer.outcome is Outcome.UNAVAILABLE:
+            self.outbox.mark_retry(entry.report_id, error=answer.reason, next_attempt_at=0)
+            raise _Unavailable(answer.reason, answer.retry_after)
+        elif answer.outcome is Outcome.SERVER_ERROR:
+            delay = self.backoff.delay(entry.attempts + 1)
+            self.outbox.mark_retry(
+                entry.report_id, error=answer.reason, next_attempt_at=self.clock.now() + delay
+            )
+        else:
+            kind = {
+                Outcome.INVALID: FailureKind.INVALID,
+                Outcome.CONFLICT: FailureKind.CONFLICT,
+            }.get(answer.outcome, FailureKind.REJECTED)
+            self.outbox.mark_failed(entry.report_id, kind=kind, reason=answer.reason)
+            result.failed += 1
 
     def _upload_photos(self, result: PassResult) -> None:
         for report_id, photo in self.outbox.photos_to_upload():

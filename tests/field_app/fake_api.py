@@ -90,6 +90,8 @@ class FakeApi:
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Content-Range)
         self.delay_s = 0.0  # per request, so that a kill lands inside a request more often
+        self.batch = True  # False: answer as an API older than batch intake (404 on /batch)
+        self.batch_sizes: list[int] = []  # reports per batch request received
 
     def other_content_first(self, report_id: str, other: dict[str, Any]) -> None:
         """Simulate the race of issue 8: `other` (same id, other content) reached the stream just before the
@@ -109,6 +111,8 @@ class FakeApi:
             return httpx.Response(200, json=CATEGORIES)
         if method == "POST" and path == "/api/v1/reports":
             return self._submit(json.loads(request.content or b"null"))
+        if method == "POST" and path == "/api/v1/reports/batch" and self.batch:
+            return self._submit_batch(json.loads(request.content or b"null"))
         if (match := _REPORT.match(path)) and method == "GET":
             return self._status(match.group(1))
         if (match := _PHOTO.match(path)) and method == "PUT":
@@ -151,6 +155,35 @@ class FakeApi:
         if self.hashes:
             answer["content_hash"] = content_hash(body)
         return httpx.Response(202, json=answer)
+
+    def _submit_batch(self, body: Any) -> httpx.Response:
+        """As api/reports/batch.py answers: 207 with one result per item, or 503 when nothing was taken."""
+        reports = body.get("reports") if isinstance(body, dict) else None
+        if not isinstance(reports, list) or not 1 <= len(reports) <= 500:
+            problem = {"loc": ["body", "reports"], "msg": "1 to 500 reports", "type": "x"}
+            return httpx.Response(422, json={"detail": [problem]})
+        if self.unavailable:
+            return self._submit(reports[0])  # the 503 of the single path
+        self.batch_sizes.append(len(reports))
+        results = []
+        for index, item in enumerate(reports):
+            answer = self._submit(item)
+            rid = item.get("report_id") if isinstance(item, dict) else None
+            result: dict[str, Any] = {"index": index, "report_id": rid, "status": 202}
+            if answer.status_code == 202:
+                result["content_hash"] = answer.json().get("content_hash")
+                result["duplicate"] = self.answers[rid] > 1
+            else:
+                detail = answer.json()["detail"]
+                if isinstance(detail, list):  # located under the item, as the real API does
+                    detail = [{**d, "loc": ["body", "reports", index, *d["loc"][1:]]} for d in detail]
+                else:
+                    detail = detail["message"]
+                error = "conflict" if answer.status_code == 409 else "invalid"
+                result.update(status=answer.status_code, error=error, detail=detail)
+            results.append(result)
+        accepted = sum(1 for r in results if r["status"] == 202)
+        return httpx.Response(207, json={"accepted": accepted, "results": results})
 
     def _status(self, rid: str) -> httpx.Response:
         body = self.accepted.get(rid)

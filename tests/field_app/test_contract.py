@@ -120,3 +120,31 @@ def test_photo_endpoints_exist_as_the_app_calls_them(spec: dict[str, Any]) -> No
     put = spec["paths"]["/api/v1/reports/{report_id}/attachments/{sha256}"]["put"]
     assert {"201", "308", "413", "415", "422"} <= set(put["responses"])
     assert "post" in spec["paths"]["/api/v1/reports/{report_id}/attachments"]
+
+
+def test_batch_request_and_answer_as_the_app_sends_and_reads_them(
+    spec: dict[str, Any], service: FieldService
+) -> None:
+    payloads = [service.submit(complete_draft(service, f"批量 {n}")).payload for n in range(2)]
+    schema = request_schema(spec, "/api/v1/reports/batch", "post")
+    assert problems({"reports": payloads}, schema, spec) == []
+    answer = properties(spec, response_schema(spec, "/api/v1/reports/batch", "post", "207"))
+    assert {"accepted", "results"} <= set(answer)
+    item = properties(spec, answer["results"]["items"])
+    assert {"index", "report_id", "status", "content_hash", "detail"} <= set(item)
+    assert sorted(item["status"]["enum"]) == [202, 409, 422, 503]
+
+
+def test_fake_batch_answer_conforms_to_the_api_schema(
+    spec: dict[str, Any], service: FieldService, fake_api: FakeApi
+) -> None:
+    good = service.submit(complete_draft(service)).payload
+    bad = {**service.submit(complete_draft(service, "类别错误")).payload, "category": "9999"}
+    taken = service.submit(complete_draft(service, "编号已被占用")).payload
+    fake_api.accepted[taken["report_id"]] = {**taken, "description": "另一份报告"}
+    body = {"reports": [good, bad, taken, good]}
+    answer = fake_api.handle(httpx.Request("POST", "http://fake/api/v1/reports/batch", json=body))
+    assert answer.status_code == 207
+    assert [r["status"] for r in answer.json()["results"]] == [202, 422, 409, 202]
+    schema = response_schema(spec, "/api/v1/reports/batch", "post", "207")
+    assert problems(answer.json(), schema, spec) == []
