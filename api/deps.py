@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from accounts.roles import Principal, Role
+from api.auth import guard
+from api.errors import Unauthorized
 from api.producer import EventProducer
 from infra.db import async_engine
 from infra.settings import Settings, get_settings
@@ -29,3 +33,40 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # For routes that wait (a case action polls for its outcome): they take a connection per look instead of
 # holding one for the whole request.
 EngineDep = Annotated[AsyncEngine, Depends(async_engine)]
+
+
+# Who calls (api/auth/guard.py). For routes:
+#   CurrentPrincipal   the caller; 401 (WWW-Authenticate: Bearer) without a valid, unrevoked access token
+#   OptionalPrincipal  the caller or None when no token is sent; an invalid token is still 401, not anonymous
+#   require_roles(*roles)  as Annotated[Principal, require_roles(Role.ADMIN)] or in a route's dependencies:
+#                      403 {"error": "forbidden", "detail": {"code", "message", "needed": [roles]}}
+#   AdminPrincipal     Annotated[Principal, require_roles(Role.ADMIN)]
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+async def _optional_principal(token: Annotated[str | None, Depends(_bearer)]) -> Principal | None:
+    return None if token is None else await guard.principal_of(token)
+
+
+async def _current_principal(
+    principal: Annotated[Principal | None, Depends(_optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized("请先登录 (sign in first)", code="not_authenticated")
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(_optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """A dependency giving the caller if it holds one of `roles` (401 without a token, 403 naming them)."""
+
+    async def _holds(principal: CurrentPrincipal) -> Principal:
+        return guard.check_roles(principal, roles)
+
+    return Depends(_holds)
+
+
+AdminPrincipal = Annotated[Principal, require_roles(Role.ADMIN)]

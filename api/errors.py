@@ -24,7 +24,9 @@ class GridflowError(Exception):
     code = "error"
     located = False  # True: answered as FastAPI's located list (loc/msg/type) whatever the status
 
-    def __init__(self, message: str, *, field: str | None = None, **context: str) -> None:
+    headers: dict[str, str] | None = None  # sent with the answer (WWW-Authenticate, Retry-After)
+
+    def __init__(self, message: str, *, field: str | None = None, **context: object) -> None:
         """`field` is the dotted location FastAPI would give, e.g. `body.category` or `path.area_code`;
         `context` adds fields to the `{code, message}` detail (e.g. the command_id of a queued action)."""
         super().__init__(message)
@@ -88,6 +90,39 @@ class ActionQueued(GridflowError):
     code = "queued"
 
 
+class Unauthorized(GridflowError):
+    """No valid credentials: `not_authenticated` (no token), `invalid_token` (expired, forged, revoked...),
+    `invalid_credentials` (a wrong username or password at sign-in). Answered with WWW-Authenticate: Bearer
+    (RFC 6750), never with the reason a token was refused, which only the log gets."""
+
+    def __init__(self, message: str, *, code: str = "invalid_token") -> None:
+        super().__init__(message)
+        self.code = code
+        challenge = 'Bearer realm="gridflow"'
+        if code == "invalid_token":
+            challenge += ', error="invalid_token"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class Forbidden(GridflowError):
+    """Signed in, but the role may not do this: `detail.needed` lists the roles that may."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, *, needed: list[str]) -> None:
+        super().__init__(message, needed=needed)
+
+
+class TooManyAttempts(GridflowError):
+    """Sign-in slowed down after repeated failures: retry after `retry_after` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 DEFAULT_STATUS_CODES: dict[type[GridflowError], int] = {
     NotFound: 404,
     Conflict: 409,
@@ -99,6 +134,9 @@ DEFAULT_STATUS_CODES: dict[type[GridflowError], int] = {
     DatabaseUnavailable: 503,
     ActionRefused: 409,
     ActionQueued: 504,
+    Unauthorized: 401,
+    Forbidden: 403,
+    TooManyAttempts: 429,
 }
 RETRY_AFTER_S = 5
 
@@ -193,7 +231,7 @@ def add_exception_handlers(
 
         async def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
             assert isinstance(exc, GridflowError)
-            headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+            headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else exc.headers
             return JSONResponse(_body(exc, status), status_code=status, headers=headers)
 
         app.add_exception_handler(exc_type, handler)
