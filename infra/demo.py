@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -12,13 +14,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import typer
 from rich.console import Console
 from shapely import from_wkb
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from infra.settings import Settings, get_settings
 
@@ -130,10 +133,98 @@ def feed_command(
     feed(api, load_sampler(get_settings(), seed), count=count, rate=rate)
 
 
+# Demo accounts: username → (role, how its assignment is found). Grid workers walk the first grids of the
+# first communities of 中山区; the offices are that community, its township and 中山区; the department is
+# 中山区水务局, lead on water cases (井盖, 供水管道, 下水道).
+ZHONGSHAN = "210202000000"
+DEMO_OFFICES = ("city_dispatch", "auditor")
+
+
+def _demo_accounts(conn: Connection) -> list[dict[str, Any]]:
+    communities = conn.execute(
+        text(
+            "SELECT parent_code, array_agg(code ORDER BY code) FROM areas"
+            " WHERE level = 'grid' AND code LIKE :d GROUP BY parent_code ORDER BY parent_code LIMIT 3"
+        ),
+        {"d": ZHONGSHAN[:6] + "%"},
+    ).all()
+    found: list[dict[str, Any]] = [
+        {"username": f"wg_zs_{n:02d}", "role": "grid_worker", "grid_codes": list(grids[:2])}
+        for n, (_community, grids) in enumerate(communities, start=1)
+    ]
+    community = communities[0][0]
+    found += [
+        {"username": "community_zs", "role": "community", "area_code": community},
+        {"username": "township_zs", "role": "township", "area_code": community[:9] + "000"},
+        {"username": "district_zs", "role": "district", "area_code": ZHONGSHAN},
+        {"username": "dept_zs_water", "role": "department", "department_code": f"{ZHONGSHAN}:water"},
+        *({"username": role, "role": role} for role in DEMO_OFFICES),
+    ]
+    return found
+
+
+def ensure_demo_users(settings: Settings) -> list[tuple[str, str, str]]:
+    """The admin and the demo users, made once (existing ones kept): (username, role label, password).
+
+    Generated passwords are kept under state_dir/secrets (0600) so that a rerun prints them again; the
+    admin's is GRIDFLOW_ADMIN_PASSWORD when set (and reset to it if it was changed since).
+    """
+    from accounts.passwords import verify_password
+    from accounts.roles import Role
+    from api.auth import store
+    from infra.db import make_sync_engine
+
+    path = settings.state_dir / "secrets" / "demo_users.json"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    wanted = settings.admin_password.get_secret_value() if settings.admin_password else None
+    printed: list[tuple[str, str, str]] = []
+    engine = make_sync_engine(settings)
+    with engine.begin() as conn:
+        for account in [{"username": "admin", "role": "admin"}, *_demo_accounts(conn)]:
+            name, role = account["username"], Role(account["role"])
+            existing = store.get_by_username(conn, username=name)
+            if name == "admin" and wanted:
+                password = wanted
+                known.pop(name, None)
+                if existing is None:
+                    store.create_user(conn, **{**account, "role": role}, password=password, actor="demo")
+                elif not verify_password(existing.password_hash, wanted):
+                    store.set_password(conn, username=name, password=wanted, actor="demo")
+            elif existing is None:
+                password = known[name] = secrets.token_urlsafe(12)
+                store.create_user(conn, **{**account, "role": role}, password=password, actor="demo")
+            else:
+                password = known.get(name, "（已存在，密码未变 unchanged）")
+            printed.append((name, role.label, password))
+    engine.dispose()
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, "w") as out:
+        json.dump(known, out, ensure_ascii=False)
+    return printed
+
+
+def _print_users(api: str, users: list[tuple[str, str, str]]) -> None:
+    console.print(
+        f"  sign in       POST {api}/api/v1/auth/token (username, password) · {api}/docs → Authorize"
+    )
+    console.print("  演示账号 demo accounts (username · role · password):")
+    for name, label, password in users:
+        console.print(f"    {name:<16} {label:<6} {password}", highlight=False)
+
+
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """The child logs into `log` itself, rotated (GRIDFLOW_LOG_FILE, JSON lines unless told otherwise).
+    Its stdout and stderr — a crash before logging starts, Faust's banner — go to `<name>.out`, begun
+    afresh at each start so that it cannot grow without bound either."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GRIDFLOW_LOG_FILE": str(log)}
     return subprocess.Popen(
-        args, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True
+        args,
+        stdout=log.with_suffix(".out").open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
 
 
@@ -168,6 +259,7 @@ def run_command(
     with console.status("生成区划与网格 building the hierarchy…"):
         specs = dalian_areas()
     load_city(settings, specs)
+    users = ensure_demo_users(settings)
     ensure_topics(settings)
     logs = settings.state_dir / "logs"
     api = f"http://{settings.api_host}:{settings.api_port}"
@@ -181,6 +273,7 @@ def run_command(
         _wait_for_api(api)
         console.print(f"[bold green]gridflow is up[/bold green]\n  API docs      {api}/docs")
         console.print(f"  city view     {api}/api/v1/views/210200000000\n  logs          {logs}")
+        _print_users(api, users)
         feed(api, load_sampler(settings, 2102), count=count, rate=rate)
         console.print("demo feed finished; the API and workers keep running (Ctrl-C stops them)")
         while count is not None:

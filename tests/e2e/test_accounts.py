@@ -6,10 +6,12 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import jwt
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from accounts.roles import Principal, Role
@@ -298,3 +300,30 @@ def test_the_cli_refuses_bad_input_with_exit_2_naming_the_option(
     result = gridflow(live_system, *args, stdin=stdin + "\n" if stdin else "")
     assert result.returncode == 2, result.stdout + result.stderr
     assert names in result.stderr
+
+
+def test_the_demo_makes_its_users_once_and_the_admin_takes_the_configured_password(
+    live_system: LiveSystem, tmp_path: Path
+) -> None:
+    from infra.demo import ensure_demo_users
+
+    settings = live_system.settings.model_copy(
+        update={
+            "state_dir": tmp_path,
+            "pg_password": live_system.settings.database_password(),
+            "admin_password": SecretStr("演示-管理员-密码-1"),
+        }
+    )
+    first = ensure_demo_users(settings)
+    roles = {label for _, label, _ in first}
+    assert roles == {role.label for role in Role}
+    assert ("admin", "管理员", "演示-管理员-密码-1") in first
+    assert post_token(live_system.api_url, "admin", "演示-管理员-密码-1").status_code == 200
+    worker, _, worker_password = next(user for user in first if user[0].startswith("wg_zs_"))
+    assert post_token(live_system.api_url, worker, worker_password).status_code == 200
+    assert (tmp_path / "secrets" / "demo_users.json").stat().st_mode & 0o777 == 0o600
+    again = ensure_demo_users(settings)
+    assert again == first  # kept, and printed with the same passwords
+    changed = settings.model_copy(update={"admin_password": SecretStr("演示-管理员-密码-2")})
+    ensure_demo_users(changed)
+    assert post_token(live_system.api_url, "admin", "演示-管理员-密码-2").status_code == 200
