@@ -63,6 +63,7 @@ def run_api(
     for intake at thousands of reports per second."""
     import uvicorn
 
+    from infra.logging_setup import logging_config
     from infra.settings import get_settings
 
     settings = get_settings()
@@ -75,11 +76,14 @@ def run_api(
         loop="uvloop",
         http="httptools",
         access_log=access_log,
+        log_config=logging_config(settings),  # uvicorn's loggers too: JSON lines or text, stderr or a file
     )
 
 
 @app.command("worker")
-def run_worker(loglevel: str = "info") -> None:
+def run_worker(
+    loglevel: str = typer.Option(None, help="this worker's log level (default: GRIDFLOW_LOG_LEVEL)"),
+) -> None:
     """Run one Faust stream worker (locate, route, sink). Start more to share the partitions."""
     from stream.worker import run_worker as run
 

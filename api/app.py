@@ -14,7 +14,12 @@ from api.auth.routes import router as auth_router
 from api.cases.routes import router as cases_router
 from api.duties.routes import router as duties_router
 from api.errors import add_exception_handlers
+from api.events.feed import LiveFeed
+from api.events.routes import router as events_router
 from api.limits import BodySizeLimit
+from api.ops.lag import KafkaProbe
+from api.ops.metrics import RequestMetrics
+from api.ops.routes import router as ops_router
 from api.producer import EventProducer
 from api.reports.outline import keep_loaded
 from api.reports.routes import router as reports_router
@@ -26,11 +31,15 @@ from infra.settings import get_settings
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.producer = EventProducer(settings)
+    app.state.kafka_probe = KafkaProbe(settings)
+    app.state.live_feed = LiveFeed(settings)
     outline = asyncio.create_task(keep_loaded(settings.city_code))
     try:
         yield
     finally:
         outline.cancel()
+        await app.state.live_feed.stop()
+        await app.state.kafka_probe.close()
         await app.state.producer.stop()
 
 
@@ -43,6 +52,7 @@ def create_app() -> FastAPI:
     )
     add_exception_handlers(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestMetrics)  # outermost: it times and counts what the body limit refuses too
     app.include_router(reports_router)
     app.include_router(catalog.router)
     app.include_router(views_router)
@@ -52,4 +62,6 @@ def create_app() -> FastAPI:
     app.include_router(cases_router)
     app.include_router(auth_router)
     app.include_router(users_router)
+    app.include_router(ops_router)
+    app.include_router(events_router)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from api.errors import BrokerUnavailable
+from api.ops.metrics import PRODUCE_SECONDS
 from infra.settings import Settings
 
 log = logging.getLogger("gridflow.api.producer")
@@ -46,11 +48,14 @@ class EventProducer:
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Return only once the broker has acknowledged the record; raise BrokerUnavailable otherwise."""
         producer = await self._started()
+        started = time.perf_counter()
         try:
             await asyncio.wait_for(
                 producer.send_and_wait(topic, value=value, key=key), timeout=SEND_TIMEOUT_S
             )
+            PRODUCE_SECONDS.labels(topic, "acked").observe(time.perf_counter() - started)
         except (KafkaError, OSError, TimeoutError) as exc:
+            PRODUCE_SECONDS.labels(topic, "failed").observe(time.perf_counter() - started)
             log.warning("send to %s failed: %r", topic, exc)
             raise BrokerUnavailable("消息队列暂不可用，请稍后重试 (Kafka did not acknowledge)") from exc
 
@@ -60,6 +65,7 @@ class EventProducer:
         if not records:
             return []
         producer = await self._started()
+        started = time.perf_counter()
         futures: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S):
@@ -71,6 +77,8 @@ class EventProducer:
                 "batch send to %s failed after %d of %d records: %r", topic, len(futures), len(records), exc
             )
         acked = [f.done() and not f.cancelled() and f.exception() is None for f in futures]
+        outcome = "acked" if len(futures) == len(records) and all(acked) else "failed"
+        PRODUCE_SECONDS.labels(topic, outcome).observe(time.perf_counter() - started)  # one per batch
         return acked + [False] * (len(records) - len(futures))
 
     async def stop(self) -> None:

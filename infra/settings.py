@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr
@@ -122,6 +122,23 @@ class Settings(BaseSettings):
     @property
     def jwt_secret_file(self) -> Path:
         return self.state_dir / "secrets" / "jwt_secret"
+
+    # Operations (README "Operations"). Logs: format (auto: text on a terminal, JSON otherwise), level, and
+    # the process's own file, rotated by size (unset: stderr). A worker's metrics port: taken by another
+    # worker on this host, or 0, means a free one (logged). /ready: Kafka and PostGIS answer within
+    # ready_timeout_s and the workers' backlog (consumer lag, read at most every lag_cache_s) stays below
+    # ready_max_lag. The live feed: a client whose queue overflows is dropped; a ping keeps proxies open.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: str = Field(default="INFO", description="the root logger's level")
+    log_file: Path | None = Field(default=None, description="this process's log file; unset: stderr")
+    log_max_bytes: int = Field(default=20 * 1024**2, ge=1024, description="a log file rotates at this size")
+    log_backups: int = Field(default=5, ge=1, description="rotated files kept beside the current one")
+    metrics_port: int = Field(default=9400, ge=0, le=65535, description="a worker's /metrics; 0: any free")
+    ready_timeout_s: float = Field(default=3.0, gt=0)
+    ready_max_lag: int = Field(default=10_000, ge=0, description="events the workers may have yet to read")
+    lag_cache_s: float = Field(default=5.0, ge=0)
+    events_queue_size: int = Field(default=1000, ge=1, description="per live-feed client")
+    events_ping_s: float = Field(default=15.0, gt=0)
 
 
 @lru_cache(maxsize=1)

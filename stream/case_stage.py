@@ -21,6 +21,7 @@ from stream.case_store import due_timers, load, record_results, save
 from stream.casework import Result, apply_commands, tick_command_id
 from stream.events import AreaCodes, CaseCommand, CaseTransitioned
 from stream.isolation import isolating
+from stream.metrics import case_batch, timed_batch
 from stream.quarantine import dead_letter
 from stream.router import work_calendar
 from stream.stages import Event, Send, send_all
@@ -57,6 +58,7 @@ async def _apply(batch: Sequence[CaseCommand]) -> list[Send]:
         loaded = await load(conn, [c.case_id for c in batch], [c.command_id for c in batch])
         out = apply_commands(list(batch), loaded.cases, loaded.reporters, loaded.done, work_calendar(), share)
         await save(conn, out, work_calendar(), share)
+    case_batch(out)
     known = {**loaded.cases, **out.cases}
 
     def area(case_id: Any) -> AreaCodes:
@@ -76,6 +78,7 @@ async def _apply(batch: Sequence[CaseCommand]) -> list[Send]:
     return [(transitions_topic, e.case_id.bytes, e.model_dump_json().encode()) for e in events]
 
 
+@timed_batch("cases")
 async def case_events(events: Sequence[Event]) -> None:
     commands: list[CaseCommand] = []
     outputs: list[Send] = []

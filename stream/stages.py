@@ -31,6 +31,7 @@ from stream.casework import case_command_for
 from stream.duplicates import DuplicateRule, Match, rule_for, within_batch
 from stream.events import ReportConflict, ReportRouted, ReportSubmitted, ReportTriaged
 from stream.isolation import isolating
+from stream.metrics import decisions_stored, sent, timed_batch
 from stream.quarantine import (
     dead_letter,
     report_id_in,
@@ -79,6 +80,7 @@ async def send_all(what: str, sends: Sequence[Send]) -> None:
         await _send_batch([(deadletter_topic, key, letter.model_dump_json().encode())])
 
     await isolating(what, sends, _send_batch, refused)
+    sent(sends, deadletter_topic)
 
 
 def decision_send(decision: Decision) -> Send:
@@ -87,6 +89,7 @@ def decision_send(decision: Decision) -> Send:
 
 
 # --- route: reports.submitted → reports.routed / reports.triage ----------------------------------------
+@timed_batch("route")
 async def route_events(events: Sequence[Event]) -> None:
     reports: list[ReportSubmitted] = []
     outputs: list[Send] = []
@@ -206,6 +209,7 @@ def _parse_decision(topic: str, value: bytes) -> Decision:
     return ReportTriaged.model_validate_json(value)
 
 
+@timed_batch("sink")
 async def sink_events(events: Sequence[Event]) -> None:
     decisions: list[Decision] = []
     letters: list[Send] = []
@@ -244,6 +248,7 @@ async def sink_events(events: Sequence[Event]) -> None:
 
     stood: list[Decision] = []  # set_aside adds the fallback decisions too
     stood += await isolating("write decisions", decisions, write, set_aside)
+    decisions_stored(stood)
     commands = [case_command_for(d) for d in stood]
     await send_all(
         "send case commands",

@@ -48,6 +48,7 @@ from infra.services.postgres_config import (
     PostgresPaths,
     configs_current,
     paths,
+    server_logs,
     write_configs,
 )
 from infra.settings import Settings, get_settings
@@ -93,7 +94,9 @@ def _admin_answers(s: Settings) -> bool:
 
 
 def log_tail(s: Settings | None = None, lines: int = 40) -> str:
-    return tail(paths(s).log_file, lines)
+    p = paths(s)
+    collected = server_logs(p)[-1:]  # once the log collector runs, the server writes there
+    return "\n".join(tail(path, lines) for path in [p.log_file, *collected])
 
 
 def _prepare(s: Settings, p: PostgresPaths) -> None:

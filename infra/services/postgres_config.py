@@ -24,7 +24,16 @@ max_wal_size = '512MB'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_duration_statement = 2000
 password_encryption = 'scram-sha-256'
+# The server's log rotates: one file per weekday under the logs folder, overwritten a week later, so the
+# folder holds at most seven. No size trigger: a size rotation reopens the day's file and appends to it
+# (truncation happens on time-based rotation only), so it would bound nothing.
+logging_collector = on
+log_filename = 'postgresql-%a.log'
+log_rotation_age = '1d'
+log_rotation_size = 0
+log_truncate_on_rotation = on
 """
+COLLECTED_LOGS = "postgresql-*.log"
 
 # No `trust` anywhere: being a process on this machine proves nothing about who it is.
 HBA_CONF = f"""\
@@ -41,8 +50,6 @@ IDENT_CONF = f"""\
 {ADMIN_MAP} root     postgres
 {ADMIN_MAP} postgres postgres
 """
-
-CONFIGS = {"gridflow.conf": SERVER_CONF, "pg_hba.conf": HBA_CONF, "pg_ident.conf": IDENT_CONF}
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,22 @@ def paths(s: Settings | None = None) -> PostgresPaths:
     )
 
 
+def configs(p: PostgresPaths) -> dict[str, str]:
+    # The collector's folder is named absolutely: its default lies inside the data directory.
+    server = SERVER_CONF + f"log_directory = '{p.logs}'\n"
+    return {"gridflow.conf": server, "pg_hba.conf": HBA_CONF, "pg_ident.conf": IDENT_CONF}
+
+
+def server_logs(p: PostgresPaths) -> list[Path]:
+    """The log collector's files, the newest last (the server's own output before the collector runs goes
+    to `log_file`)."""
+    return sorted(p.logs.glob(COLLECTED_LOGS), key=lambda path: path.stat().st_mtime)
+
+
 def configs_current(p: PostgresPaths) -> bool:
     """True when every file we write already says what we would write."""
     try:
-        return all((p.data / name).read_text() == text for name, text in CONFIGS.items())
+        return all((p.data / name).read_text() == text for name, text in configs(p).items())
     except FileNotFoundError:
         return False
 
@@ -82,7 +101,7 @@ def write_configs(p: PostgresPaths) -> bool:
     """Write the server, hba and ident files into the data dir; True if any of them changed."""
     account = pwd.getpwnam(OS_USER)
     changed = False
-    for name, text in CONFIGS.items():
+    for name, text in configs(p).items():
         target = p.data / name
         if target.exists() and target.read_text() == text:
             continue
