@@ -10,6 +10,7 @@ from infra.geo_cli import geo_export, geo_import
 from infra.services.cli import app as services_app
 from infra.stream_cli import stream_app
 from infra.user_cli import apikey_app, user_app
+from infra.view_cli import view_app
 
 console = Console()
 app = typer.Typer(help="gridflow 网格化管理平台", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -21,6 +22,7 @@ app.add_typer(geo_app, name="geo")
 app.add_typer(duty_app, name="duty", no_args_is_help=True)
 app.add_typer(department_app, name="department", no_args_is_help=True)
 app.add_typer(stream_app, name="stream", no_args_is_help=True)
+app.add_typer(view_app, name="view", no_args_is_help=True)
 app.add_typer(user_app, name="user", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ renamed in a migration fails the API's tests against the real PostGIS, not silen
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, Text, column, table
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Integer, Text, column, table
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 _AREA_CODES = ("city_code", "district_code", "township_code", "community_code", "grid_code")
@@ -81,3 +81,76 @@ case_commands = table(
 areas = table("areas", column("code", Text), column("name", Text))
 departments = table("departments", column("code", Text), column("name", Text))
 categories = table("categories", column("code", Text), column("name", Text))
+
+# The four-level view's aggregates, kept by the case agent (migration 0008, stream/aggregates.py).
+view_daily = table(
+    "view_daily",
+    column("area_code", Text),
+    column("day", Date),
+    column("measure", Text),
+    column("category", Text),
+    column("department_code", Text),
+    column("n", BigInteger),
+)
+view_current = table(
+    "view_current",
+    column("area_code", Text),
+    column("state", Text),
+    column("category", Text),
+    column("department_code", Text),
+    column("n", BigInteger),
+)
+# Per case, the fold's state (indicators.ledger.CaseMark as JSON): the day and department of each figure.
+view_case_marks = table(
+    "view_case_marks",
+    column("case_id", UUID(as_uuid=True)),
+    column("seq", Integer),
+    column("mark", JSONB),
+)
+# The columns of `cases` the lists and exports read (besides `doc`).
+case_rows = table(
+    "cases",
+    column("case_id", UUID(as_uuid=True)),
+    column("doc", JSONB),
+    column("state", Text),
+    column("category", Text),
+    *(column(name, Text) for name in _AREA_CODES),
+    column("department_code", Text),
+    column("helper_codes", JSONB),
+    column("level", Text),
+    column("deadline_at", DateTime(timezone=True)),
+    column("next_timer_at", DateTime(timezone=True)),
+    column("observed_at", DateTime(timezone=True)),
+    column("opened_at", DateTime(timezone=True)),
+    column("closed_at", DateTime(timezone=True)),
+    column("reporter_count", Integer),
+)
+case_steps = table(
+    "case_history",
+    column("case_id", UUID(as_uuid=True)),
+    column("seq", Integer),
+    column("action", Text),
+    column("to_state", Text),
+    column("at", DateTime(timezone=True)),
+    column("level", Text),
+    column("department_code", Text),
+)
+area_rows = table(
+    "areas",
+    column("code", Text),
+    column("name", Text),
+    column("mca_name", Text),
+    column("level", Text),
+    column("parent_code", Text),
+    column("synthetic", Boolean),
+    column("population", Integer),
+    column("population_estimated", Boolean),
+)
+# Accounts (migration 0007): grid workers count towards their areas' staffing.
+users = table(
+    "users",
+    column("role", Text),
+    column("area_code", Text),
+    column("grid_codes", JSONB),
+    column("disabled", Boolean),
+)

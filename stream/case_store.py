@@ -19,6 +19,7 @@ from cases.calendar import WorkCalendar
 from cases.model import Case
 from cases.states import OPEN_STATES
 from cases.timers import next_timer_at
+from stream.aggregates import count_history
 from stream.bulk import bulk_upsert
 from stream.casework import BatchOutcome, Result
 from stream.duplicates import DuplicateRule, Match
@@ -121,6 +122,8 @@ async def save(conn: AsyncConnection, out: BatchOutcome, calendar: WorkCalendar,
     await bulk_upsert(conn, case_history, out.history, conflict="(case_id, seq)")
     await record_results(conn, out.results)
     await _link_reports(conn, out.links)
+    # Last, and after the case rows above are written (so locked): see stream/aggregates.py.
+    await count_history(conn, out.history, calendar)
 
 
 async def record_results(conn: AsyncConnection, results: Sequence[Result]) -> None:

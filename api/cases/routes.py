@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header
+from fastapi import APIRouter, Body, Depends, Header, Query
 
 from api.cases import service
+from api.cases.listing import CaseList, CaseQuery, list_cases
 from api.cases.schemas import ACTION_BODY, CaseOut
 from api.deps import ConnDep, EngineDep, ProducerDep, SettingsDep
+from api.errors import NotFound
+from api.views.filters import CategoryQuery, DepartmentQuery, SeesDep, check_filters
+from cases.states import CaseState
+from indicators.measures import LABELS, Measure
+from stream.router import work_calendar
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -35,6 +42,47 @@ _ACT_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "Kafka unavailable; nothing was sent, retry later"},
     504: {"description": "sent, but not applied within 10 s: it stays queued and will be applied in turn"},
 }
+
+
+_MEASURES = "; ".join(f"`{m.value}` {LABELS[m]}" for m in Measure if m is not Measure.CLOSE_SECONDS)
+
+
+@router.get("", response_model=CaseList, responses={404: {"description": "no such area (or not yours)"}})
+async def case_list(
+    conn: ConnDep,
+    settings: SettingsDep,
+    sees: SeesDep,
+    area_code: Annotated[str | None, Query(pattern=r"^\d{12,15}$", description="default: the city")] = None,
+    measure: Annotated[Measure | None, Query(description=f"the view's figure: {_MEASURES}")] = None,
+    state: Annotated[list[CaseState] | None, Query(description="the state now (repeatable)")] = None,
+    open_only: Annotated[
+        bool, Query(alias="open", description="only cases not yet closed or voided")
+    ] = False,
+    due: Annotated[Literal["on_time", "warning", "overdue"] | None, Query(description="as of now")] = None,
+    start: Annotated[date | None, Query(alias="from", description="first day, of the measure's day")] = None,
+    end: Annotated[date | None, Query(alias="to", description="last day (inclusive)")] = None,
+    category: CategoryQuery = None,
+    department: DepartmentQuery = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> CaseList:
+    """The cases behind a figure of the four-level view (each figure's `cases` link), newest first."""
+    code = area_code or settings.city_code
+    if not sees(code):
+        raise NotFound(f"no area with code {code}")
+    await check_filters(conn, category=category, department=department, start=start, end=end)
+    query = CaseQuery(
+        area_code=code,
+        measure=measure,
+        states=tuple(s.value for s in state or ()),
+        open_only=open_only,
+        due=due,
+        start=start,
+        end=end,
+        category=category,
+        department=department,
+    )
+    share, tz = settings.case_warning_share, work_calendar().tz.key
+    return await list_cases(conn, query, page=page, now=datetime.now(UTC), share=share, tz=tz)
 
 
 @router.get("/{case_id}", response_model=CaseOut, responses={404: {"description": "no such case"}})

@@ -1,16 +1,33 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from api.deps import ConnDep
+from api.deps import ConnDep, SettingsDep
 from api.views import service
+from api.views.filters import FiltersDep, SeesDep
+from api.views.schemas import ViewOut
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])
 
 
-@router.get("/{area_code}")
-async def area_view(area_code: str, conn: ConnDep) -> dict[str, Any]:
-    """四级联动视图: an area's report totals (by status, category, department, triage) and its children's."""
-    return await service.area_view(conn=conn, area_code=area_code)
+@router.get(
+    "/{area_code}",
+    response_model=ViewOut,
+    responses={
+        404: {"description": "no such area"},
+        422: {"description": "a malformed code or filter, named"},
+    },
+)
+async def area_view(
+    area_code: str, conn: ConnDep, settings: SettingsDep, filters: FiltersDep, sees: SeesDep
+) -> ViewOut:
+    """四级联动视图: an area (city, district, township, community or grid) and its children — report totals,
+    cases by state, the GB/T indicators, flows between levels, staffing and the composite score (children
+    ranked by it), for the period (`from`, `to`, local days; default the last 30) and filters asked."""
+    return await service.area_view(
+        conn=conn,
+        area_code=area_code,
+        filters=filters,
+        sees=sees,
+        warning_share=settings.case_warning_share,
+    )

@@ -1,97 +1,159 @@
-"""The four-level interaction view: one area's totals and its children's, from the derived report table.
+"""The four-level interaction view (四级互动): one area and its children, each with its report totals (as
+before), its cases by state, the GB/T indicators, the flows between levels, staffing and the composite
+score, the children ranked by it. Counts come from the aggregates the case agent keeps (stream/aggregates.py);
+the formulas and weights from indicators/formulas.py.
 
-At this scale one GROUP BY per request is fast (tens of ms at 10^5 reports); at 10^7 rows it is not
-(about 1 s), which is when aggregates maintained from the event stream take over.
+`sees` is the caller's visible area (a predicate on area codes): an area it does not admit is answered as
+unknown (404) and its children are left out.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import InvalidInput, NotFound
-from api.read_models import reports
-from geo.models import areas
-from geo.schemas import LEVEL_ORDER, Level, level_of_code
+from api.read_models import area_rows
+from api.views import queries
+from api.views.filters import Filters, check_filters
+from api.views.schemas import (
+    AreaFigures,
+    AreaOut,
+    ChildOut,
+    Figure,
+    FlowsOut,
+    IndicatorsOut,
+    PeriodOut,
+    ScoreOut,
+    StaffingOut,
+    Totals,
+    ViewOut,
+)
+from cases.states import STATE_LABELS, CaseState
+from geo.schemas import Level, level_of_code
+from indicators.formulas import Rates, Score, rank, rates, score, staffing
+from indicators.measures import FLOWS, LABELS, Measure
 
-_COLUMN_BY_LEVEL: dict[Level, ColumnElement[Any]] = {
-    level: reports.c[f"{level.value}_code"] for level in LEVEL_ORDER
-}
+CASES_URL = "/api/v1/cases"
 
 
-def _empty_totals() -> dict[str, Any]:
-    return {"reports": 0, "by_status": {}, "by_category": {}, "by_department": {}, "triage": 0}
+def _link(params: Mapping[str, Any]) -> str:
+    return f"{CASES_URL}?{urlencode({k: v for k, v in params.items() if v is not None})}"
 
 
-def _add(totals: dict[str, Any], status: str, category: str, department: str | None, n: int) -> None:
-    totals["reports"] += n
-    totals["by_status"][status] = totals["by_status"].get(status, 0) + n
-    totals["by_category"][category] = totals["by_category"].get(category, 0) + n
-    if department:
-        totals["by_department"][department] = totals["by_department"].get(department, 0) + n
-    if status == "triage":
-        totals["triage"] += n
+class _Area:
+    """The figures of one area, built from the counts read for the whole view."""
+
+    def __init__(self, code: str, f: Filters, daily: Counter[str], now: Counter[str]) -> None:
+        self.code, self.f, self.daily, self.now = code, f, daily, now
+        self.base = {"area_code": code, "category": f.category, "department": f.department}
+
+    def measure(self, m: Measure) -> Figure:
+        period = {"from": self.f.start.isoformat(), "to": self.f.end.isoformat()}
+        link = _link({**self.base, "measure": m.value, **period})
+        return Figure(value=self.daily.get(m.value, 0), label=LABELS[m], cases=link)
+
+    def rates(self) -> Rates:
+        return rates({m: self.daily.get(m.value, 0) for m in Measure})
+
+    def figures(self, overdue: int, workers: int, area: Any, s: Score, place: int | None) -> AreaFigures:
+        r = self.rates()
+        by_state = {
+            state.value: Figure(
+                value=self.now.get(state.value, 0),
+                label=STATE_LABELS[state],
+                cases=_link({**self.base, "state": state.value}),
+            )
+            for state in CaseState
+        }
+        once = {
+            m.value: self.measure(m) for m in Measure if m not in FLOWS and m is not Measure.CLOSE_SECONDS
+        }
+        overdue_link = _link({**self.base, "open": "true", "due": "overdue"})
+        indicators = IndicatorsOut(
+            **once,
+            open_overdue=Figure(value=overdue, label="超期未结案件", cases=overdue_link),
+            closure_rate=r.closure_rate,
+            on_time_rate=r.on_time_rate,
+            rework_rate=r.rework_rate,
+            postpone_rate=r.postpone_rate,
+            mean_close_hours=round(r.mean_close_hours, 2) if r.mean_close_hours is not None else None,
+        )
+        staff = staffing(workers, area.population, estimated=area.population_estimated)
+        return AreaFigures(
+            cases_by_state=by_state,
+            indicators=indicators,
+            flows=FlowsOut(**{m.value: self.measure(m) for m in FLOWS}),
+            staffing=StaffingOut(**staff.__dict__),
+            score=ScoreOut(
+                score=s.score, rank=place, earned=s.earned, not_assessed=list(s.not_assessed), note=s.note
+            ),
+        )
 
 
-async def area_view(*, conn: AsyncConnection, area_code: str) -> dict[str, Any]:
+async def area_view(
+    *,
+    conn: AsyncConnection,
+    area_code: str,
+    filters: Filters,
+    sees: Callable[[str], bool],
+    warning_share: float,
+) -> ViewOut:
     try:
-        level = level_of_code(area_code)
+        level_of_code(area_code)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="path.area_code") from exc
-    area = (
-        await conn.execute(
-            select(areas.c.code, areas.c.name, areas.c.mca_name, areas.c.level, areas.c.synthetic).where(
-                areas.c.code == area_code
-            )
-        )
-    ).first()
-    if area is None:
+    a = area_rows.c
+    area = (await conn.execute(select(area_rows).where(a.code == area_code))).first()
+    if area is None or not sees(area_code):
         raise NotFound(f"no area with code {area_code}")
-    column = _COLUMN_BY_LEVEL[level]
-    grouped = [reports.c.status, reports.c.category, reports.c.department_code]
-    totals = _empty_totals()
-    for row in await conn.execute(
-        select(*grouped, func.count()).where(column == area_code).group_by(*grouped)
-    ):
-        _add(totals, row[0], row[1], row[2], row[3])
+    await check_filters(conn, category=filters.category, department=filters.department)
+    found = await conn.execute(select(area_rows).where(a.parent_code == area_code).order_by(a.code))
+    children = [row for row in found if sees(row.code)]
+    child_level = Level(children[0].level) if children else None
+    codes = [area_code, *(child.code for child in children)]
 
-    children = (
-        await conn.execute(
-            select(areas.c.code, areas.c.name, areas.c.mca_name, areas.c.level, areas.c.synthetic)
-            .where(areas.c.parent_code == area_code)
-            .order_by(areas.c.code)
-        )
-    ).all()
-    child_totals: dict[str, dict[str, Any]] = defaultdict(_empty_totals)
-    if children:
-        child_column = _COLUMN_BY_LEVEL[Level(children[0].level)]
-        for row in await conn.execute(
-            select(child_column, *grouped, func.count())
-            .where(column == area_code, child_column.is_not(None))
-            .group_by(child_column, *grouped)
-        ):
-            _add(child_totals[row[0]], row[1], row[2], row[3], row[4])
-    return {
-        "area": {
-            "code": area.code,
-            "name": area.name,
-            "mca_name": area.mca_name,  # the Ministry of Civil Affairs name, where it differs
-            "level": area.level,
-            "synthetic": area.synthetic,
-        },
-        "totals": totals,
-        "children": [
-            {
-                "code": c.code,
-                "name": c.name,
-                "mca_name": c.mca_name,
-                "level": c.level,
-                "synthetic": c.synthetic,
-                "totals": child_totals[c.code],
-            }
-            for c in children
-        ],
+    totals, child_totals = await queries.report_totals(conn, area_code, child_level)
+    daily = await queries.daily(conn, codes, filters)
+    now = await queries.current(conn, codes, filters)
+    overdue = await queries.open_overdue(
+        conn, area_code, child_level, filters, datetime.now(UTC), warning_share
+    )
+    workers = await queries.grid_workers(conn, area_code, child_level)
+
+    views = {
+        code: _Area(code, filters, daily.get(code, Counter()), now.get(code, Counter())) for code in codes
     }
+    ranked = rank([(child.code, views[child.code].rates()) for child in children])
+    by_code = {child.code: child for child in children}
+    out_children = [
+        ChildOut(
+            **_area(by_code[r.code]).model_dump(),
+            totals=Totals(**child_totals[r.code]),
+            figures=views[r.code].figures(overdue[r.code], workers[r.code], by_code[r.code], r.score, r.rank),
+        )
+        for r in ranked
+    ]
+    own = views[area_code]
+    return ViewOut(
+        area=_area(area),
+        totals=Totals(**totals),
+        period=PeriodOut.model_validate(
+            {"from": filters.start, "to": filters.end, "category": filters.category}
+            | {"department": filters.department}
+        ),
+        figures=own.figures(overdue[area_code], workers[area_code], area, score(own.rates()), None),
+        children=out_children,
+    )
+
+
+def _area(row: Any) -> AreaOut:
+    return AreaOut(
+        code=row.code, name=row.name, mca_name=row.mca_name, level=row.level, synthetic=row.synthetic
+    )

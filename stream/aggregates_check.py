@@ -1,0 +1,120 @@
+"""The check of the view's aggregates: recount everything from the stored case history, compare; and the
+rebuild that replaces the aggregates with that recount (after migrating a database that held cases).
+
+The recount folds every case's history from its opening with `indicators.ledger.advance`, the function the
+case agent counts with, reading the rows in (case, seq) order from a server-side cursor: memory holds the
+counts (bounded by areas × days × categories × departments), not the cases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cases.calendar import WorkCalendar
+from indicators.ledger import CaseMark, Cell, advance
+from stream.aggregates import add_counts, view_case_marks, view_current, view_daily
+from stream.tables import case_history
+
+
+@dataclass
+class Recount:
+    counts: Counter[Cell] = field(default_factory=Counter)
+    cases: int = 0
+    seq_sum: int = 0  # Σ of the cases' last seq: compared with the stored marks'
+    marks: list[dict[str, Any]] = field(default_factory=list)  # kept only for a rebuild
+
+
+@dataclass
+class CheckResult:
+    cases: int
+    cells: int
+    differing: list[tuple[Cell, int, int]]  # (cell, stored, recounted), the first `examples`
+    differing_count: int
+    marks_same: bool
+
+    @property
+    def same(self) -> bool:
+        return not self.differing_count and self.marks_same
+
+
+async def recount(conn: AsyncConnection, calendar: WorkCalendar, *, keep_marks: bool = False) -> Recount:
+    out = Recount()
+    current: Any = None
+    mark: CaseMark | None = None
+
+    def finish() -> None:
+        if mark is not None:
+            out.cases += 1
+            out.seq_sum += mark.seq
+            if keep_marks:
+                doc = mark.model_dump(mode="json")
+                out.marks.append({"case_id": str(current), "seq": mark.seq, "mark": doc})
+
+    query = select(case_history).order_by(case_history.c.case_id, case_history.c.seq)
+    rows = await conn.stream(query.execution_options(yield_per=5000))
+    async for row in rows:
+        if row.case_id != current:
+            finish()
+            current, mark = row.case_id, None
+        mark, change = advance(mark, [dict(row._mapping)], calendar)
+        out.counts.update(change)
+    finish()
+    out.counts = Counter({cell: n for cell, n in out.counts.items() if n})
+    return out
+
+
+async def stored(conn: AsyncConnection) -> Counter[Cell]:
+    counts: Counter[Cell] = Counter()
+    d, c = view_daily.c, view_current.c
+    daily = await conn.execute(select(d.area_code, d.day, d.category, d.department_code, d.measure, d.n))
+    for area, day, category, department, measure, n in daily:
+        counts[Cell(area, day, category, department, measure)] += n
+    current = await conn.execute(select(c.area_code, c.category, c.department_code, c.state, c.n))
+    for area, category, department, state, n in current:
+        counts[Cell(area, None, category, department, state)] += n
+    return Counter({cell: n for cell, n in counts.items() if n})
+
+
+async def check(conn: AsyncConnection, calendar: WorkCalendar, *, examples: int = 10) -> CheckResult:
+    """Recount from the history and compare with the stored aggregates and marks (same numbers, or not)."""
+    again = await recount(conn, calendar)
+    kept = await stored(conn)
+    differing = [
+        (cell, kept.get(cell, 0), again.counts.get(cell, 0))
+        for cell in sorted(set(kept) | set(again.counts), key=str)
+        if kept.get(cell, 0) != again.counts.get(cell, 0)
+    ]
+    marks = (
+        await conn.execute(select(func.count(), func.coalesce(func.sum(view_case_marks.c.seq), 0)))
+    ).one()
+    return CheckResult(
+        cases=again.cases,
+        cells=len(again.counts),
+        differing=differing[:examples],
+        differing_count=len(differing),
+        marks_same=(marks[0], marks[1]) == (again.cases, again.seq_sum),
+    )
+
+
+async def rebuild(conn: AsyncConnection, calendar: WorkCalendar) -> Recount:
+    """Replace the aggregates and marks with a recount, in the caller's transaction. Stop the workers first:
+    a case moving meanwhile would be counted by both."""
+    again = await recount(conn, calendar, keep_marks=True)
+    await conn.execute(text("TRUNCATE view_daily, view_current, view_case_marks"))
+    await add_counts(conn, again.counts)
+    for start in range(0, len(again.marks), 5000):
+        batch = again.marks[start : start + 5000]
+        await conn.execute(
+            text(
+                "INSERT INTO view_case_marks (case_id, seq, mark) SELECT r.case_id, r.seq, r.mark"
+                " FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS r(case_id uuid, seq int, mark jsonb)"
+            ),
+            {"batch": json.dumps(batch)},
+        )
+    return again
