@@ -16,6 +16,7 @@ from api.duties.routes import router as duties_router
 from api.errors import add_exception_handlers
 from api.events.feed import LiveFeed
 from api.events.routes import router as events_router
+from api.exports.routes import router as exports_router
 from api.limits import BodySizeLimit
 from api.ops.lag import KafkaProbe
 from api.ops.metrics import RequestMetrics
@@ -60,6 +61,7 @@ def create_app() -> FastAPI:
     # Routers added by other modules go below this line.
     app.include_router(attachments.router)
     app.include_router(cases_router)
+    app.include_router(exports_router)
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(ops_router)
