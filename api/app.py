@@ -22,6 +22,7 @@ from api.ops.lag import KafkaProbe
 from api.ops.metrics import RequestMetrics
 from api.ops.routes import router as ops_router
 from api.producer import EventProducer
+from api.queues.routes import router as queues_router
 from api.reports.outline import keep_loaded
 from api.reports.routes import router as reports_router
 from api.views.routes import router as views_router
@@ -64,6 +65,7 @@ def create_app() -> FastAPI:
     app.include_router(exports_router)
     app.include_router(auth_router)
     app.include_router(users_router)
+    app.include_router(queues_router)
     app.include_router(ops_router)
     app.include_router(events_router)
     return app

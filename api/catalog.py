@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from api.deps import ConnDep
+from api.deps import ConnDep, CurrentPrincipal
 from geo.models import categories
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -21,7 +21,7 @@ class CategoryOut(BaseModel):
 
 
 @router.get("/categories", response_model=list[CategoryOut])
-async def list_categories(conn: ConnDep) -> list[CategoryOut]:
-    """事项类别 after GB/T 30428.2: 部件 (component) and 事件 (event), 大类 → 小类."""
+async def list_categories(principal: CurrentPrincipal, conn: ConnDep) -> list[CategoryOut]:
+    """事项类别 after GB/T 30428.2: 部件 (component) and 事件 (event), 大类 → 小类. Any signed-in user."""
     rows = await conn.execute(select(categories).order_by(categories.c.code))
     return [CategoryOut.model_validate(row._mapping) for row in rows]

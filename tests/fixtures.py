@@ -159,8 +159,8 @@ def live_system(services: Settings, database: Engine, topics: dict[str, str]) ->
     url = f"http://127.0.0.1:{port}"
 
     def api_answers() -> bool:
-        try:
-            return httpx.get(f"{url}/api/v1/categories", timeout=2).status_code == 200
+        try:  # /openapi.json: every /api/v1 route asks for a token
+            return httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -197,6 +197,7 @@ class Accounts:
     api_url: str
     users: dict[Role, UserAccount]
     others: dict[Role, UserAccount]  # the area- and department-bound roles, in another district
+    engine: Engine | None = None  # to make users on demand (`ensure`)
     _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def sign_in(self, username: str, password: str = TEST_PASSWORD) -> dict[str, object]:
@@ -223,6 +224,84 @@ class Accounts:
         """`{"Authorization": "Bearer …"}` for the role's user, or for a username."""
         return {"Authorization": f"Bearer {self.token(who)}"}
 
+    def ensure(self, account: UserAccount) -> UserAccount:
+        """The account, made in the store unless a user of that name exists (then kept as it is)."""
+        from api.auth import store
+
+        assert self.engine is not None, "made by accounts_of(live_system)"
+        with self.engine.begin() as conn:
+            if store.get_by_username(conn, username=account.username) is None:
+                store.create_user(
+                    conn,
+                    username=account.username,
+                    password=account.password,
+                    role=account.role,
+                    area_code=account.area_code,
+                    department_code=account.department_code,
+                    grid_codes=account.grid_codes,
+                    actor="test:fixtures",
+                )
+        return account
+
+    def department(self, code: str) -> str:
+        """The username of a user of department `code` (made on first use)."""
+        name = "t_d." + code.replace(":", ".")
+        return self.ensure(UserAccount(name, Role.DEPARTMENT, department_code=code)).username
+
+    def office(self, area_code: str) -> str:
+        """The username of the office of a city (the dispatch center), district, township or community."""
+        from geo.schemas import Level, level_of_code
+
+        level = level_of_code(area_code)
+        if level is Level.CITY:
+            return self.users[Role.CITY_DISPATCH].username
+        role = Role(level.value)
+        return self.ensure(UserAccount(f"t_{role.value}.{area_code}", role, area_code=area_code)).username
+
+    def grid_worker(self, *grid_codes: str, name: str | None = None) -> str:
+        """The username of a grid worker walking `grid_codes` (made on first use)."""
+        account = UserAccount(name or f"t_gw.{grid_codes[0]}", Role.GRID_WORKER, grid_codes=grid_codes)
+        return self.ensure(account).username
+
+    def actor_for(self, action: str, case_id: str) -> str:
+        """A user who may take `action` on the case as it stands now (accounts/scope.py's ACTION_RULES)."""
+        answer = httpx.get(
+            f"{self.api_url}/api/v1/cases/{case_id}", headers=self.headers(Role.CITY_DISPATCH), timeout=10
+        )
+        if answer.status_code != 200:  # no such case: whoever asks gets the same 404
+            return self.users[Role.CITY_DISPATCH].username
+        case = answer.json()
+        lead = (case.get("department") or {}).get("code")
+        area = case["area"]
+        if action in ("accept", "return", "handle", "postpone", "suspend", "resume", "escalate") and lead:
+            return self.department(lead)
+        if action in ("approve", "reject"):
+            return self.office(area[case["level"]] if case["level"] != "city" else area["city"])
+        if action == "verify":
+            return self.grid_worker(area["grid"]) if area.get("grid") else self.office(area["community"])
+        return self.users[Role.CITY_DISPATCH].username  # dispatch, void, evaluate (and escalate in triage)
+
+
+_ACCOUNTS: dict[str, Accounts] = {}
+
+
+def accounts_of(system: LiveSystem) -> Accounts:
+    """The run's accounts on the live system, made once: what the `accounts` fixture gives, for helpers that
+    are handed only the system."""
+    found = _ACCOUNTS.get(system.api_url)
+    if found is None:
+        found = _ACCOUNTS[system.api_url] = _make_accounts(system)
+    return found
+
+
+def auth(system: LiveSystem, who: Role | str = Role.CITY_DISPATCH) -> dict[str, str]:
+    """A bearer header of the run's accounts: by default the dispatch center's, which sees the whole city.
+    Reports are posted as `REPORTER` (`auth(system, Role.GRID_WORKER)`)."""
+    return accounts_of(system).headers(who)
+
+
+REPORTER = "t_grid_worker"  # the `accounts` fixture's grid worker: the reporter of the tests' reports
+
 
 @pytest.fixture(scope="session")
 def accounts(live_system: LiveSystem) -> Accounts:
@@ -236,9 +315,13 @@ def accounts(live_system: LiveSystem) -> Accounts:
     (210203), for "another area's / another department's object" checks. Every password is TEST_PASSWORD.
     `accounts.headers(Role.X)` (or `accounts.headers("username")`) gives a bearer header, signed in once and
     renewed before the access token expires; `accounts.sign_in(name)` a fresh token response.
+    `accounts.actor_for(action, case_id)` names a user who may take an action on a case as it stands (made on
+    demand: `department(code)`, `office(area_code)`, `grid_worker(*grids)`).
     """
-    from api.auth import store
+    return accounts_of(live_system)
 
+
+def _make_accounts(live_system: LiveSystem) -> Accounts:
     def bound(district: str, suffix: str) -> dict[Role, UserAccount]:
         with live_system.engine.connect() as conn:
             grids = [
@@ -268,17 +351,27 @@ def accounts(live_system: LiveSystem) -> Accounts:
         role: UserAccount(f"t_{role.value}", role) for role in (Role.CITY_DISPATCH, Role.AUDITOR, Role.ADMIN)
     }
     others = bound("210203000000", "_other")
-    with live_system.engine.begin() as conn:
-        for account in [*users.values(), *others.values()]:
-            if store.get_by_username(conn, username=account.username) is None:
-                store.create_user(
-                    conn,
-                    username=account.username,
-                    password=account.password,
-                    role=account.role,
-                    area_code=account.area_code,
-                    department_code=account.department_code,
-                    grid_codes=account.grid_codes,
-                    actor="test:fixtures",
-                )
-    return Accounts(api_url=live_system.api_url, users=users, others=others)
+    made = Accounts(api_url=live_system.api_url, users=users, others=others, engine=live_system.engine)
+    for account in [*users.values(), *others.values()]:
+        made.ensure(account)
+    return made
+
+
+FIELD_POINT = (121.6447, 38.9206)  # 中山广场, the field app tests' ZHONGSHAN_SQUARE
+
+
+@pytest.fixture(scope="session")
+def field_worker(live_system: LiveSystem) -> UserAccount:
+    """A grid worker for the field app's live tests, walking the grid of the point its drafts are made at
+    (tests/field_app/conftest.py ZHONGSHAN_SQUARE): sign the app in with `username` and `password`
+    (TEST_PASSWORD); `accounts_of(live_system).token(username)` gives a token directly."""
+    with live_system.engine.connect() as conn:
+        grid = conn.execute(
+            text(
+                "SELECT code FROM areas WHERE level = 'grid'"
+                " AND ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) ORDER BY code LIMIT 1"
+            ),
+            {"lon": FIELD_POINT[0], "lat": FIELD_POINT[1]},
+        ).scalar_one()
+    account = UserAccount("t_field_worker", Role.GRID_WORKER, grid_codes=(grid,))
+    return accounts_of(live_system).ensure(account)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,9 +12,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from accounts.scope import ReportFacts, sees_report
 from api.attachments.store import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored
-from api.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from api.auth import scoping
+from api.deps import CurrentPrincipal
+from api.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from infra.db import async_engine
 from infra.settings import get_settings
 
 ALLOWED_TYPES = ("image/jpeg", "image/png", "image/webp")
@@ -40,8 +47,45 @@ def get_store() -> AttachmentStore:
 
 
 StoreDep = Annotated[AttachmentStore, Depends(get_store)]
+ReportLookup = Callable[[UUID], Awaitable[ReportFacts | None]]
+
+
+async def _stored_report(report_id: UUID) -> ReportFacts | None:
+    async with async_engine().connect() as conn:
+        return await scoping.report_facts(conn, report_id)
+
+
+def get_report_lookup() -> ReportLookup:
+    """How a route learns a stored report's reporter and place (a dependency, so tests can stand in)."""
+    return _stored_report
+
+
+LookupDep = Annotated[ReportLookup, Depends(get_report_lookup)]
+
+
+async def _uploader(report_id: UUID, principal: scoping.ReporterPrincipal, lookup: LookupDep) -> str:
+    """Who uploads: a reporter, and for a report already stored only its own reporter (404 when the caller
+    does not see that report, 403 when it does). A report not stored yet — intake writes no database, so the
+    photo may come first — is checked when the photo is read: only its reporter's upload counts then."""
+    try:
+        facts = await lookup(report_id)
+    except (OperationalError, InterfaceError, PoolTimeout):
+        facts = (
+            None  # the database is away: keep the photo under its uploader, as for a report not stored yet
+        )
+    if facts is not None and facts.reporter_id != principal.reporter_id:
+        if not sees_report(principal, facts):
+            raise scoping.report_missing(report_id)
+        raise Forbidden("仅该上报的上报人可上传照片 (only the report's reporter adds its photos)", needed=[])
+    return principal.reporter_id
+
+
+UploaderDep = Annotated[str, Depends(_uploader)]
 Sha256 = Annotated[str, PathParam(pattern=SHA256_PATTERN, description="lowercase hex sha256 of the photo")]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not signed in"},
+    403: {"description": "not a reporter (`detail.needed`), or not this report's reporter"},
+    404: {"description": "the report is stored and not one the caller sees"},
     413: {"description": "larger than 10 MiB"},
     415: {"description": "not a JPEG, PNG or WebP image (by its magic bytes)"},
     507: {"description": "the server's photo storage is full (code quota_exceeded); try again later"},
@@ -92,13 +136,15 @@ def _answer(report_id: UUID, stored: Stored) -> JSONResponse:
 
 
 @router.post("", status_code=201, response_model=AttachmentOut, responses=PROBLEMS)
-async def upload(report_id: UUID, request: Request, store: StoreDep) -> JSONResponse:
-    """Upload a whole photo (raw body). Idempotent: the same bytes again answer 200."""
+async def upload(report_id: UUID, request: Request, store: StoreDep, uploader: UploaderDep) -> JSONResponse:
+    """Upload a whole photo (raw body) to one's own report. Idempotent: the same bytes again answer 200."""
     declared = declared_type(request.headers.get("content-type"))
     body = await _read_body(request, MAX_ATTACHMENT_BYTES)
     if not body:
         raise InvalidInput("the photo is empty", field="body")
-    stored = await anyio.to_thread.run_sync(store.put_whole, report_id, body, declared)
+    stored = await anyio.to_thread.run_sync(
+        lambda: store.put_whole(report_id, body, declared, uploader=uploader)
+    )
     return _answer(report_id, stored)
 
 
@@ -108,19 +154,24 @@ async def upload(report_id: UUID, request: Request, store: StoreDep) -> JSONResp
     response_model=AttachmentOut,
     responses={**PROBLEMS, 308: {"description": "incomplete; Range: bytes=0-K says what is held"}},
 )
-async def upload_range(report_id: UUID, sha256: Sha256, request: Request, store: StoreDep) -> Response:
+async def upload_range(
+    report_id: UUID, sha256: Sha256, request: Request, store: StoreDep, uploader: UploaderDep
+) -> Response:
     """Resumable upload by content hash with Content-Range (see the package's docstring)."""
     declared = declared_type(request.headers.get("content-type"))
     first, last, total = parse_content_range(request.headers.get("content-range"))
     body = await _read_body(request, MAX_ATTACHMENT_BYTES)
     if first is None:
-        result = await anyio.to_thread.run_sync(store.status, report_id, sha256, total)
+        result = await anyio.to_thread.run_sync(
+            lambda: store.status(report_id, sha256, total, uploader=uploader)
+        )
     else:
         assert last is not None
+        start = first
         if len(body) != last - first + 1:
             raise InvalidInput("body length differs from Content-Range", field="body")
         result = await anyio.to_thread.run_sync(
-            store.put_chunk, report_id, sha256, first, body, total, declared
+            lambda: store.put_chunk(report_id, sha256, start, body, total, declared, uploader=uploader)
         )
     if isinstance(result, Stored):
         return _answer(report_id, result)
@@ -128,10 +179,22 @@ async def upload_range(report_id: UUID, sha256: Sha256, request: Request, store:
     return JSONResponse({"received": result}, status_code=308, headers=headers)
 
 
-@router.get("/{sha256}", response_class=FileResponse, responses={404: {"description": "no such photo"}})
-async def fetch(report_id: UUID, sha256: Sha256, store: StoreDep) -> FileResponse:
-    """The photo as uploaded, with its content type: only to the report it was uploaded for."""
-    if not store.linked(report_id, sha256):
-        raise NotFound("no such photo for this report", field="path.sha256")
+@router.get(
+    "/{sha256}",
+    response_class=FileResponse,
+    responses={404: {"description": "no such photo, or its report is not one the caller sees"}},
+)
+async def fetch(
+    report_id: UUID, sha256: Sha256, store: StoreDep, principal: CurrentPrincipal, lookup: LookupDep
+) -> FileResponse:
+    """The photo as uploaded, with its content type: to whoever sees its report, and only a photo that the
+    report's reporter sent for it. Before the report is stored, its uploader alone sees their own photo."""
+    missing = NotFound("no such photo for this report", field="path.sha256")
+    facts = await lookup(report_id)
+    if facts is not None and not sees_report(principal, facts):
+        raise missing
+    owner = facts.reporter_id if facts is not None else principal.reporter_id
+    if not store.linked(report_id, sha256, uploader=owner):
+        raise missing
     stored = store.stored(sha256)
     return FileResponse(store.object_path(sha256), media_type=stored.content_type)

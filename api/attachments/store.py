@@ -3,8 +3,12 @@
 Layout under the root:
 - `objects/<aa>/<sha256>` — a stored photo, read-only. It only ever appears by `os.link` of a finished,
   verified temp file, so no writer ever holds it open: a photo is there whole or not at all.
-- `links/<report_id>/<sha256>` — empty marker: this report's uploader sent these bytes (proof of possession).
-- `partial/<report_id>/<sha256>.<N>.part` — a resumable upload of this report in progress, locked with flock.
+- `links/<report_id>/<sha256>.<who>` — empty marker: uploader `who` sent these bytes for this report (proof of
+  possession). `who` is a hash of the uploader's reporter id, so a photo counts for a report only when its
+  reporter sent it, checked once the report is stored (intake writes no database, so the photo may come
+  first). A marker without `.<who>` is from before accounts (or a caller that names no uploader).
+- `partial/<report_id>/<sha256>.<N>[.<who>].part` — an upload of this report by `who` in progress, locked
+  with flock.
 - `tmp/` — one unique file per finishing upload, removed when it is linked into `objects/`.
 - `quota.lock`, `swept` — the lock around "is there room, then write", and when the last sweep ran.
 """
@@ -48,6 +52,13 @@ def check_content(head: bytes, declared: str) -> None:
         )
 
 
+def _who(uploader: str | None) -> str:
+    """The uploader as a file name's suffix: a hash, since a reporter id may hold any letter or a colon."""
+    if uploader is None:
+        return ""
+    return "." + hashlib.sha256(uploader.encode()).hexdigest()[:20]
+
+
 @dataclass(frozen=True)
 class Stored:
     sha256: str
@@ -74,14 +85,16 @@ class AttachmentStore:
     def object_path(self, sha256: str) -> Path:
         return self.root / "objects" / sha256[:2] / sha256
 
-    def _link_path(self, report_id: UUID, sha256: str) -> Path:
-        return self.root / "links" / str(report_id) / sha256
+    def _link_path(self, report_id: UUID, sha256: str, uploader: str | None) -> Path:
+        return self.root / "links" / str(report_id) / f"{sha256}{_who(uploader)}"
 
-    def _partial(self, report_id: UUID, sha256: str, total: int) -> Path:
-        return self.root / "partial" / str(report_id) / f"{sha256}.{total}.part"
+    def _partial(self, report_id: UUID, sha256: str, total: int, uploader: str | None) -> Path:
+        return self.root / "partial" / str(report_id) / f"{sha256}.{total}{_who(uploader)}.part"
 
-    def linked(self, report_id: UUID, sha256: str) -> bool:
-        return self._link_path(report_id, sha256).exists() and self.object_path(sha256).exists()
+    def linked(self, report_id: UUID, sha256: str, *, uploader: str | None = None) -> bool:
+        """Whether `uploader` sent this photo, whole, for this report."""
+        path = self._link_path(report_id, sha256, uploader)
+        return path.exists() and self.object_path(sha256).exists()
 
     def stored(self, sha256: str, created: bool = False) -> Stored:
         path = self.object_path(sha256)
@@ -89,15 +102,18 @@ class AttachmentStore:
             content_type = sniff(fh.read(16)) or "application/octet-stream"
         return Stored(sha256, path.stat().st_size, content_type, created)
 
-    def status(self, report_id: UUID, sha256: str, total: int) -> Stored | int:
-        """This report's photo if its uploader finished, else the bytes this report's upload holds.
+    def status(
+        self, report_id: UUID, sha256: str, total: int, *, uploader: str | None = None
+    ) -> Stored | int:
+        """This report's photo if `uploader` finished it, else the bytes their upload for it holds.
 
-        Only this report's own upload counts: that the photo is stored for another report says nothing.
+        Only this uploader's upload for this report counts: that the photo is stored for another report, or
+        sent by someone else, says nothing.
         """
-        if self.linked(report_id, sha256):
+        if self.linked(report_id, sha256, uploader=uploader):
             return self.stored(sha256)
         try:
-            return self._partial(report_id, sha256, total).stat().st_size
+            return self._partial(report_id, sha256, total, uploader).stat().st_size
         except FileNotFoundError:
             return 0
 
@@ -112,8 +128,10 @@ class AttachmentStore:
         return total
 
     # --- uploading -------------------------------------------------------------------------------
-    def put_whole(self, report_id: UUID, body: bytes, declared: str) -> Stored:
-        """Store a whole photo (once, by content) and link it to the report."""
+    def put_whole(
+        self, report_id: UUID, body: bytes, declared: str, *, uploader: str | None = None
+    ) -> Stored:
+        """Store a whole photo (once, by content) and link it to the report as sent by `uploader`."""
         self.sweep_if_due()
         check_content(body[:16], declared)
         sha256 = hashlib.sha256(body).hexdigest()
@@ -128,18 +146,29 @@ class AttachmentStore:
                 self._publish(Path(tmp), sha256)
             finally:
                 os.unlink(tmp)
-        return self.stored(sha256, created=self._link(report_id, sha256))
+        return self.stored(sha256, created=self._link(report_id, sha256, uploader))
 
     def put_chunk(
-        self, report_id: UUID, sha256: str, start: int, chunk: bytes, total: int, declared: str
+        self,
+        report_id: UUID,
+        sha256: str,
+        start: int,
+        chunk: bytes,
+        total: int,
+        declared: str,
+        *,
+        uploader: str | None = None,
     ) -> Stored | int:
-        """Add a chunk to this report's upload; the Stored photo when complete, else the bytes now held."""
+        """Add a chunk to `uploader`'s upload for this report; the Stored photo when complete, else the bytes
+        now held."""
         self.sweep_if_due()
-        if self.linked(report_id, sha256):
+        if self.linked(report_id, sha256, uploader=uploader):
             return self.stored(sha256)
-        partial = self._partial(report_id, sha256, total)
+        partial = self._partial(report_id, sha256, total, uploader)
         with self._locked(partial) as fd:
-            if self.linked(report_id, sha256):  # a parallel upload for this report finished while we waited
+            if self.linked(
+                report_id, sha256, uploader=uploader
+            ):  # a parallel upload for this report finished while we waited
                 partial.unlink()
                 return self.stored(sha256)
             held = os.fstat(fd).st_size
@@ -160,7 +189,7 @@ class AttachmentStore:
             except GridflowError:
                 partial.unlink()  # bytes that are not this photo: the client must start again
                 raise
-            created = self._link(report_id, sha256)
+            created = self._link(report_id, sha256, uploader)
             partial.unlink()  # while we hold its lock, so a waiter takes a fresh one and sees the link
         return self.stored(sha256, created=created)
 
@@ -198,9 +227,9 @@ class AttachmentStore:
         with suppress(FileExistsError):
             os.link(tmp, target)
 
-    def _link(self, report_id: UUID, sha256: str) -> bool:
-        """Record that this report's uploader sent the photo; False if it was recorded before."""
-        marker = self._link_path(report_id, sha256)
+    def _link(self, report_id: UUID, sha256: str, uploader: str | None) -> bool:
+        """Record that `uploader` sent the photo for this report; False if it was recorded before."""
+        marker = self._link_path(report_id, sha256, uploader)
         marker.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))

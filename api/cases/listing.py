@@ -100,13 +100,23 @@ def _between(day: ColumnElement[date], q: CaseQuery) -> list[ColumnElement[bool]
     return out
 
 
-def select_cases(q: CaseQuery, *columns: Any, now: datetime, share: float, tz: str) -> Select[Any]:
-    """The cases `q` asks for (see the module's docstring), selecting `columns`."""
+def select_cases(
+    q: CaseQuery,
+    *columns: Any,
+    now: datetime,
+    share: float,
+    tz: str,
+    scope: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """The cases `q` asks for (see the module's docstring), selecting `columns`; within `scope`, the
+    caller's (api.auth.scoping.case_clause(principal, case_rows)), when given."""
     try:
         level = level_of_code(q.area_code)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="query.area_code") from exc
     where: list[ColumnElement[bool]] = [level_column(level) == q.area_code]
+    if scope is not None:
+        where.append(scope)
     if q.states:
         where.append(c.state.in_(q.states))
     if q.open_only:
@@ -226,10 +236,17 @@ def summary(row: Any) -> CaseSummary:
 
 
 async def list_cases(
-    conn: AsyncConnection, q: CaseQuery, *, page: int, now: datetime, share: float, tz: str
+    conn: AsyncConnection,
+    q: CaseQuery,
+    *,
+    page: int,
+    now: datetime,
+    share: float,
+    tz: str,
+    scope: ColumnElement[bool] | None = None,
 ) -> CaseList:
-    """One page of the cases `q` asks for, newest first, and how many there are in all."""
-    query = select_cases(q, *summary_columns(now, share), now=now, share=share, tz=tz)
+    """One page of the cases `q` asks for within `scope`, newest first, and how many there are in all."""
+    query = select_cases(q, *summary_columns(now, share), now=now, share=share, tz=tz, scope=scope)
     total = (await conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     rows = await conn.execute(
         query.order_by(c.opened_at.desc(), c.case_id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)

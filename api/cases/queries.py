@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Text, column, select, table
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.read_models import case_commands, case_history, cases
@@ -41,6 +42,33 @@ async def case_state(conn: AsyncConnection, case_id: UUID) -> str | None:
 async def history(conn: AsyncConnection, case_id: UUID) -> Sequence[Row[*tuple[Any, ...]]]:
     query = select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.seq)
     return (await conn.execute(query)).all()
+
+
+# Which command made a history row, and whose: only the Idempotency-Key's lookup needs it (api/read_models.py
+# is shared with the view's work).
+_history_commands = table("case_history", column("command_id", PgUUID(as_uuid=True)), column("actor", Text))
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command the case agent processed: its case, its outcome and, once applied, who asked for it."""
+
+    case_id: UUID
+    outcome: Outcome
+    actor: str | None
+
+
+async def command(conn: AsyncConnection, command_id: UUID) -> Command | None:
+    """What became of a command (an Idempotency-Key), None while the case agent has not processed it."""
+    steps = _history_commands
+    actor = select(steps.c.actor).where(steps.c.command_id == command_id).limit(1).scalar_subquery()
+    query = select(
+        case_commands.c.case_id, case_commands.c.outcome, case_commands.c.code, case_commands.c.detail, actor
+    ).where(case_commands.c.command_id == command_id)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return Command(row[0], Outcome(row[1], row[2], row[3]), row[4])
 
 
 async def outcome(conn: AsyncConnection, command_id: UUID) -> Outcome | None:

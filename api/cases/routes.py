@@ -6,13 +6,15 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi import APIRouter, Body, Header, Query
 
+from api.auth.scoping import case_clause
 from api.cases import service
 from api.cases.listing import CaseList, CaseQuery, list_cases
 from api.cases.schemas import ACTION_BODY, CaseOut
-from api.deps import ConnDep, EngineDep, ProducerDep, SettingsDep
+from api.deps import ConnDep, CurrentPrincipal, EngineDep, ProducerDep, SettingsDep
 from api.errors import NotFound
+from api.read_models import case_rows
 from api.views.filters import CategoryQuery, DepartmentQuery, SeesDep, check_filters
 from cases.states import CaseState
 from indicators.measures import LABELS, Measure
@@ -21,19 +23,18 @@ from stream.router import work_calendar
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
-def _actor(
-    x_gridflow_actor: Annotated[
-        str | None,
-        Header(description="who acts, until accounts exist: printable, at most 64 characters (UTF-8)"),
-    ] = None,
-) -> str:
-    return service.check_actor(x_gridflow_actor)
-
-
-ActorDep = Annotated[str, Depends(_actor)]
+IdempotencyKey = Annotated[
+    UUID | None,
+    Header(
+        description="`Idempotency-Key`: a UUID the client makes once per action and sends again with a "
+        "resend: the action is applied once and a resend answers its outcome (it becomes the command's id)",
+    ),
+]
 
 _ACT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such case; nothing was sent"},
+    401: {"description": "not signed in"},
+    403: {"description": "the caller sees the case but its role may not: `detail.needed` names the roles"},
+    404: {"description": "no such case, or not one the caller sees (the same answer); nothing was sent"},
     409: {
         "description": 'refused by the case\'s state or data: `{"error": "illegal_transition" | "invalid" | '
         '"failed", "state": <current state>, "action": <action>, "detail": <why, in Chinese>}`'
@@ -49,6 +50,7 @@ _MEASURES = "; ".join(f"`{m.value}` {LABELS[m]}" for m in Measure if m is not Me
 
 @router.get("", response_model=CaseList, responses={404: {"description": "no such area (or not yours)"}})
 async def case_list(
+    principal: CurrentPrincipal,
     conn: ConnDep,
     settings: SettingsDep,
     sees: SeesDep,
@@ -65,9 +67,11 @@ async def case_list(
     department: DepartmentQuery = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> CaseList:
-    """The cases behind a figure of the four-level view (each figure's `cases` link), newest first."""
+    """The cases behind a figure of the four-level view (each figure's `cases` link), newest first; only
+    those the caller sees. Without `area_code`, a department or a grid worker (who see no whole city) gets
+    its own cases."""
     code = area_code or settings.city_code
-    if not sees(code):
+    if area_code is not None and not sees(code):
         raise NotFound(f"no area with code {code}")
     await check_filters(conn, category=category, department=department, start=start, end=end)
     query = CaseQuery(
@@ -82,14 +86,22 @@ async def case_list(
         department=department,
     )
     share, tz = settings.case_warning_share, work_calendar().tz.key
-    return await list_cases(conn, query, page=page, now=datetime.now(UTC), share=share, tz=tz)
+    now, scope = datetime.now(UTC), case_clause(principal, case_rows)
+    return await list_cases(conn, query, page=page, now=now, share=share, tz=tz, scope=scope)
 
 
-@router.get("/{case_id}", response_model=CaseOut, responses={404: {"description": "no such case"}})
-async def get_case(case_id: UUID, conn: ConnDep, settings: SettingsDep) -> CaseOut:
+@router.get(
+    "/{case_id}",
+    response_model=CaseOut,
+    responses={404: {"description": "no such case, or not one the caller sees (the same answer)"}},
+)
+async def get_case(
+    case_id: UUID, principal: CurrentPrincipal, conn: ConnDep, settings: SettingsDep
+) -> CaseOut:
     """One case (案件): state, place, departments, deadline and whether it is at risk, its reports and its
-    history (seq 0 is the opening)."""
-    return await service.read_case(conn=conn, case_id=case_id, settings=settings)
+    history (seq 0 is the opening). Seen by its place's offices and grid workers, its departments (主办 and
+    协办), its reporters, the dispatch center and the auditor."""
+    return await service.read_case(conn=conn, principal=principal, case_id=case_id, settings=settings)
 
 
 @router.post("/{case_id}/actions", response_model=CaseOut, responses=_ACT_RESPONSES)
@@ -102,14 +114,25 @@ async def act(
             examples=[{"action": "accept"}, {"action": "return", "reason": "不属于本部门职责"}],
         ),
     ],
-    actor: ActorDep,
+    principal: CurrentPrincipal,
     engine: EngineDep,
     producer: ProducerDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseOut:
-    """Act on a case (派遣, 签收, 回退, 处置, 核查, 评价, 延期, 缓办, 上报, 作废...). Answers once the case
-    agent has applied it, with the case as it now stands (GET shows the same at once)."""
+    """Act on a case (派遣, 签收, 回退, 处置, 核查, 评价, 延期, 缓办, 上报, 作废...) as the signed-in user,
+    whom the history records. Who may do what follows the loop (accounts/scope.py): the lead department
+    accepts, returns, handles and asks for a postponement or suspension; the level holding the case or one
+    above approves; the grid worker of its grid verifies; the dispatch center dispatches, reassigns and voids;
+    whoever sees it and does casework may escalate. Answers once the case agent has applied it, with the case
+    as it now stands (GET shows the same at once)."""
     action = service.parse_body(body)
     return await service.act(
-        engine=engine, producer=producer, settings=settings, case_id=case_id, action=action, actor=actor
+        engine=engine,
+        producer=producer,
+        settings=settings,
+        principal=principal,
+        case_id=case_id,
+        action=action,
+        command_id=idempotency_key,
     )

@@ -19,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from accounts.roles import Principal
+from api.auth import scoping
 from api.cases import queries
 from api.cases.schemas import (
     OPENING_ACTION,
@@ -48,32 +50,7 @@ POLL_MAX_S = 0.2
 POLL_GROWTH = 1.5
 WAIT_S = 10.0
 
-ANONYMOUS = "anonymous"
-ACTOR_MAX = 64
 _PEOPLES_ACTIONS = ", ".join(a.value for a in ActionName if a not in SYSTEM_ONLY_ACTIONS)
-
-
-def check_actor(header: str | None) -> str:
-    """Who acts, from X-Gridflow-Actor until accounts exist: printable, at most 64 characters, and not the
-    system's name (the audit trail must tell a timer from a person)."""
-    if header is None:
-        return ANONYMOUS
-    field = "header.x-gridflow-actor"
-    try:
-        # HTTP hands header bytes over as Latin-1; a Chinese name arrives as its UTF-8 bytes.
-        actor = header.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        raise InvalidInput("actor must be UTF-8 text (操作人须为 UTF-8 文本)", field=field) from None
-    if not actor.isprintable():  # before trimming: str.strip() would drop a trailing NEL or NBSP unseen
-        raise InvalidInput("actor contains a control character (操作人含有控制字符)", field=field)
-    actor = actor.strip()
-    if not actor:
-        raise InvalidInput("actor must not be blank (操作人不能为空)", field=field)
-    if len(actor) > ACTOR_MAX:
-        raise InvalidInput(f"actor longer than {ACTOR_MAX} characters (操作人过长)", field=field)
-    if actor.casefold().startswith("system"):
-        raise InvalidInput("actor names starting with 'system' are the system's own (保留名称)", field=field)
-    return actor
 
 
 def parse_body(body: dict[str, Any]) -> CaseAction:
@@ -135,25 +112,42 @@ async def act(
     engine: AsyncEngine,
     producer: EventProducer,
     settings: Settings,
+    principal: Principal,
     case_id: UUID,
     action: CaseAction,
-    actor: str,
+    command_id: UUID | None = None,
 ) -> CaseOut:
-    """Send `action` to the case agent and answer its outcome: the case once applied, else why not."""
+    """Send `principal`'s `action` to the case agent and answer its outcome: the case once applied, else why
+    not. `command_id` (the Idempotency-Key) makes a resend safe: if that command has an outcome already, it
+    is answered again and nothing is sent; if it was sent but not applied yet, sending it again is harmless
+    (the case agent applies a command_id once)."""
     async with engine.connect() as conn:
-        if await queries.case_state(conn, case_id) is None:
-            raise _unknown(case_id)  # nothing sent: the log of record holds no command for a non-case
+        earlier = await queries.command(conn, command_id) if command_id is not None else None
+        if earlier is not None:
+            if earlier.case_id != case_id:
+                raise InvalidInput(
+                    "Idempotency-Key 已用于另一案件的操作 (the key belongs to another case's action)",
+                    field="header.idempotency-key",
+                )
+            # One's own applied action is answered again even if it took the case out of one's scope (a
+            # department resending its return); anything else only to whoever sees the case.
+            if earlier.actor != principal.actor:
+                await scoping.visible_case(conn, principal, case_id)
+            return await _answer(conn, earlier.outcome, case_id, action, settings)
+        # Who may, before anything is sent: out of scope 404 (as a case that does not exist), else 403.
+        _case, facts = await scoping.visible_case(conn, principal, case_id)
+        scoping.check_action(principal, action.action, facts)
         # The lifecycle takes any well-formed code; a case sent to a department that does not exist would
         # wait for nobody.
         if isinstance(action, DispatchAction) and not await department_names(conn, [action.department_code]):
             unknown = f"no department with code {action.department_code!r} (部门不存在)"
             raise InvalidInput(unknown, field="body.department_code")
     command = CaseCommand(
-        command_id=uuid4(),
+        command_id=command_id or uuid4(),
         case_id=case_id,
         kind="act",
         at=datetime.now(UTC),
-        actor=actor,
+        actor=principal.actor,
         action=action.model_dump(mode="json"),
     )
     topic = settings.topic(TOPICS["case_commands"])
@@ -171,21 +165,43 @@ async def act(
             command_id=str(command.command_id),
         )
     async with engine.connect() as conn:
-        if done.outcome == "applied":
-            return await read_case(conn=conn, case_id=case_id, settings=settings)
-        if done.code == "not_found":
+        return await _answer(conn, done, case_id, action, settings)
+
+
+async def _answer(
+    conn: AsyncConnection,
+    done: queries.Outcome,
+    case_id: UUID,
+    action: CaseAction,
+    settings: Settings,
+) -> CaseOut:
+    """The case once `done` applied it, else the refusal in the case's terms. The caller saw the case when it
+    asked (checked before), so it is answered even when the action took it out of the caller's scope (a
+    department returning a case no longer sees it)."""
+    if done.outcome == "applied":
+        case = await queries.case(conn, case_id)
+        if case is None:
             raise _unknown(case_id)
-        state = await queries.case_state(conn, case_id) or ""
+        return await _present_stored(conn, case, settings)
+    if done.code == "not_found":
+        raise _unknown(case_id)
+    state = await queries.case_state(conn, case_id) or ""
     detail = done.detail or ""
     if done.code == "failed":  # the stored detail is an internal error, not for the client
         detail = "操作未能执行，已记录待查 (the case agent could not apply it)"
     raise ActionRefused(done.code or "failed", detail, state=state, action=action.action.value)
 
 
-async def read_case(*, conn: AsyncConnection, case_id: UUID, settings: Settings) -> CaseOut:
-    case = await queries.case(conn, case_id)
-    if case is None:
-        raise _unknown(case_id)
+async def read_case(
+    *, conn: AsyncConnection, principal: Principal, case_id: UUID, settings: Settings
+) -> CaseOut:
+    """The case as `principal` may read it; one out of its scope answers as one that does not exist."""
+    case, _facts = await scoping.visible_case(conn, principal, case_id)
+    return await _present_stored(conn, case, settings)
+
+
+async def _present_stored(conn: AsyncConnection, case: Case, settings: Settings) -> CaseOut:
+    case_id = case.case_id
     codes = codes_by_level(case)
     lead = [case.department_code] if case.department_code else []
     return present(
@@ -259,4 +275,4 @@ def _entry(row: Any) -> HistoryEntry:
 
 
 def _unknown(case_id: UUID) -> NotFound:
-    return NotFound(f"案件 {case_id} 不存在 (no such case; a new report's case may still be opening)")
+    return scoping.case_missing(case_id)

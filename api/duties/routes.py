@@ -1,10 +1,11 @@
-"""The responsibility list (权责清单) and the departments: read by anyone, edited without a deploy."""
+"""The responsibility list (权责清单) and the departments: read by anyone signed in, edited by an admin
+without a deploy."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ConnDep, ProducerDep, SettingsDep
+from api.deps import AdminPrincipal, ConnDep, CurrentPrincipal, ProducerDep, SettingsDep
 from api.duties import service
 from api.duties.schemas import DepartmentOut, DutyRuleEdited, DutyRuleIn, DutyRuleOut
 from geo.schemas import Department, DutyRule, Level
@@ -15,10 +16,11 @@ EDITING = (
     "Every edit bumps the responsibility list's version and is published to `areas.changes`; running "
     "workers route by it from their next batch, without a restart. 工作事项准入: a rule without a legal "
     "basis, or naming a department kind that no department at that level has, is refused with 422 naming "
-    "the field. **No admin role yet**: editing is open to any caller of the API until authentication and "
-    "an admin role arrive, so deploy it only on a trusted network."
+    "the field. Only an `admin` may edit (403 naming the role otherwise); the version records who did."
 )
 _EDIT_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "not signed in"},
+    403: {"description": 'not an admin: `detail.needed` is `["admin"]`'},
     404: {"description": "no such rule"},
     422: {"description": "refused: the field and the reason"},
     503: {"description": "Kafka did not acknowledge the edit's event; nothing was changed"},
@@ -35,7 +37,7 @@ def _department_out(department: Department) -> DepartmentOut:
 
 @router.get("/duty-rules", response_model=list[DutyRuleOut])
 async def list_rules(
-    conn: ConnDep, category: str | None = None, level: Level | None = None
+    principal: CurrentPrincipal, conn: ConnDep, category: str | None = None, level: Level | None = None
 ) -> list[DutyRuleOut]:
     """权责清单: which kind of department answers for a category at a level, with deadline and legal basis."""
     rules = await service.list_rules(conn=conn, category_code=category, level=level)
@@ -43,7 +45,9 @@ async def list_rules(
 
 
 @router.get("/duty-rules/{category_code}/{level}", response_model=DutyRuleOut, responses={404: {}})
-async def get_rule(category_code: str, level: Level, conn: ConnDep) -> DutyRuleOut:
+async def get_rule(
+    category_code: str, level: Level, principal: CurrentPrincipal, conn: ConnDep
+) -> DutyRuleOut:
     """One duty rule, by category code and level (city, district, township)."""
     return _rule_out(await service.get_rule(conn=conn, category_code=category_code, level=level))
 
@@ -55,12 +59,18 @@ async def get_rule(category_code: str, level: Level, conn: ConnDep) -> DutyRuleO
     description=EDITING,
 )
 async def put_rule(
-    category_code: str, level: Level, body: DutyRuleIn, producer: ProducerDep, settings: SettingsDep
+    category_code: str,
+    level: Level,
+    body: DutyRuleIn,
+    admin: AdminPrincipal,
+    producer: ProducerDep,
+    settings: SettingsDep,
 ) -> DutyRuleEdited:
-    """Create or change a duty rule (admin role later)."""
+    """Create or change a duty rule (admin only)."""
     rule, version = await service.set_rule(
         producer=producer,
         settings=settings,
+        actor=admin.actor,
         category_code=category_code,
         level=level,
         department_kind=body.department_kind,
@@ -80,17 +90,18 @@ async def put_rule(
     description=EDITING,
 )
 async def delete_rule(
-    category_code: str, level: Level, producer: ProducerDep, settings: SettingsDep
+    category_code: str, level: Level, admin: AdminPrincipal, producer: ProducerDep, settings: SettingsDep
 ) -> DutyRuleEdited:
-    """Remove a duty rule (admin role later); answers with the rule as it was."""
+    """Remove a duty rule (admin only); answers with the rule as it was."""
     rule, version = await service.remove_rule(
-        producer=producer, settings=settings, category_code=category_code, level=level
+        producer=producer, settings=settings, actor=admin.actor, category_code=category_code, level=level
     )
     return DutyRuleEdited(rule=_rule_out(rule), duty_rules_version=version)
 
 
 @router.get("/departments", response_model=list[DepartmentOut])
 async def list_departments(
+    principal: CurrentPrincipal,
     conn: ConnDep,
     area_code: str | None = None,
     kind: str | None = None,

@@ -19,7 +19,6 @@ from infra.settings import Settings
 from stream.changes import area_change, change_record
 
 T = TypeVar("T")
-API_ACTOR = "api"  # until the admin role exists, edits are recorded as made through the API
 _PATH_FIELDS = {"category_code", "level"}
 
 
@@ -61,13 +60,14 @@ async def _edit(
     producer: EventProducer,
     settings: Settings,
     kind: VersionKind,
+    actor: str,
     note: str,
     step: Callable[[Connection], T],
 ) -> tuple[T, int]:
     async with async_engine().begin() as conn:
         result = await _run(conn, step)
-        version = await conn.run_sync(lambda c: bump_version(c, kind, actor=API_ACTOR, note=note))
-        topic, key, value = change_record(settings, area_change(kind, version, actor=API_ACTOR, note=note))
+        version = await conn.run_sync(lambda c: bump_version(c, kind, actor=actor, note=note))
+        topic, key, value = change_record(settings, area_change(kind, version, actor=actor, note=note))
         await producer.send(topic, key, value)  # BrokerUnavailable rolls the edit back
     return result, version
 
@@ -76,6 +76,7 @@ async def set_rule(
     *,
     producer: EventProducer,
     settings: Settings,
+    actor: str,
     category_code: str,
     level: Level,
     department_kind: str,
@@ -89,6 +90,7 @@ async def set_rule(
         producer=producer,
         settings=settings,
         kind="duty_rules",
+        actor=actor,
         note=note or f"set {category_code}@{level.value} → {department_kind}",
         step=lambda c: duties.set_rule(
             c,
@@ -104,12 +106,13 @@ async def set_rule(
 
 
 async def remove_rule(
-    *, producer: EventProducer, settings: Settings, category_code: str, level: Level
+    *, producer: EventProducer, settings: Settings, actor: str, category_code: str, level: Level
 ) -> tuple[DutyRule, int]:
     return await _edit(
         producer=producer,
         settings=settings,
         kind="duty_rules",
+        actor=actor,
         note=f"removed {category_code}@{level.value}",
         step=lambda c: duties.remove_rule(c, category_code=category_code, level=level),
     )

@@ -21,8 +21,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.deps import SettingsDep
-from api.errors import InvalidInput, NotFound
+from api.auth.scoping import area_missing, require_area
+from api.deps import CurrentPrincipal, SettingsDep
+from api.errors import InvalidInput
 from api.events.feed import MAX_CATCH_UP, LiveFeed
 from api.events.messages import LiveEvent, in_subtree
 from api.events.positions import BadPosition, Position, decode, encode
@@ -37,13 +38,10 @@ RETRY_MS = 3000  # how long a browser's EventSource waits before it reconnects
 
 async def visible_area(
     area_code: Annotated[str, Query(description="统计区划代码 or grid code: the subtree to follow")],
+    principal: CurrentPrincipal,
 ) -> str:
-    """The area whose subtree the caller may follow.
-
-    SEAM for accounts (issue 10): today the `area_code` as asked. With accounts this takes the caller
-    (`CurrentPrincipal`) and answers 403 unless `area_code` lies within the caller's own area (a district
-    sees its district and below, the city everything); the route does not change.
-    """
+    """The area whose subtree the caller may follow: one the caller sees (api/auth/scoping.py), else 404 as
+    for an unknown area — a district follows its district and below, the city everything."""
     try:
         level_of_code(area_code)
     except ValueError as exc:
@@ -51,7 +49,8 @@ async def visible_area(
     async with async_engine().connect() as conn:  # not ConnDep: a stream must not hold a connection
         known = (await conn.execute(select(areas.c.code).where(areas.c.code == area_code))).first()
     if known is None:
-        raise NotFound(f"no area with code {area_code}", field="query.area_code")
+        raise area_missing(area_code, "query.area_code")
+    require_area(principal, area_code, field="query.area_code")
     return area_code
 
 

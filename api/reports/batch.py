@@ -20,11 +20,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.errors import BrokerUnavailable, validation_errors
+from api.errors import BrokerUnavailable, InvalidInput, validation_errors
 from api.producer import EventProducer
 from api.reports.outline import CATEGORIES
 from api.reports.schemas import ReportIn
-from api.reports.service import RECENT, build_event
+from api.reports.service import RECENT, build_event, claim_reporter
 from infra.settings import Settings
 from stream.events import TOPICS, ReportSubmitted
 
@@ -94,8 +94,11 @@ def _conflict(index: int, report_id: UUID) -> ItemResult:
     return ItemResult(index=index, report_id=report_id, status=409, error="conflict", detail=message)
 
 
-async def submit_batch(*, batch: BatchIn, producer: EventProducer, settings: Settings) -> BatchResult:
-    """Check every item, produce the new ones together, answer each; 503 only when Kafka took none."""
+async def submit_batch(
+    *, batch: BatchIn, reporter_id: str, producer: EventProducer, settings: Settings
+) -> BatchResult:
+    """Check every item, produce the new ones together, answer each; 503 only when Kafka took none.
+    `reporter_id` is the signed-in user's: every item is theirs (an item naming another reporter is a 422)."""
     now = datetime.now(UTC)
     results: list[ItemResult | None] = [None] * len(batch.reports)
     first: dict[UUID, tuple[int, str]] = {}  # report_id → (index, content hash) of its first item here
@@ -103,9 +106,13 @@ async def submit_batch(*, batch: BatchIn, producer: EventProducer, settings: Set
     sending: list[tuple[int, ReportSubmitted]] = []
     for index, raw in enumerate(batch.reports):
         try:
-            report = ReportIn.model_validate(raw)
+            report = claim_reporter(ReportIn.model_validate(raw), reporter_id)
         except ValidationError as exc:
             results[index] = _invalid(index, raw, _located(index, exc.errors(include_url=False)))
+            continue
+        except InvalidInput as exc:
+            loc = ["body", "reports", index, "reporter_id"]
+            results[index] = _invalid(index, raw, [{"loc": loc, "msg": exc.message, "type": exc.code}])
             continue
         event = build_event(report, now)
         rid = report.report_id

@@ -4,7 +4,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import ConnDep, ProducerDep, SettingsDep
+from api.auth.scoping import ReporterPrincipal
+from api.deps import ConnDep, CurrentPrincipal, ProducerDep, SettingsDep
 from api.reports import service
 from api.reports.batch import MAX_BATCH, BatchIn, BatchResult, submit_batch
 from api.reports.schemas import Accepted, ReportIn, ReportStatus
@@ -17,17 +18,27 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     responses={
+        401: {"description": "not signed in"},
+        403: {"description": "not a grid worker or the dispatch center: `detail.needed` names them"},
         409: {"description": "report_id re-used with other content (known to this API process)"},
+        422: {"description": "refused, naming the field (`body.reporter_id`: not the signed-in user)"},
         503: {"description": "retry later"},
     },
 )
 async def submit(
-    report: ReportIn, producer: ProducerDep, settings: SettingsDep, response: Response
+    report: ReportIn,
+    principal: ReporterPrincipal,
+    producer: ProducerDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> Accepted:
-    """Accept a report (上报). 202 only once Kafka holds it; the same report_id again is acknowledged and
-    counted once. `content_hash` names what was accepted: if the status later shows another one for this id,
-    another submission with other content came first (see `conflicts`)."""
-    accepted = await service.submit_report(report=report, producer=producer, settings=settings)
+    """Accept a report (上报) from a grid worker or the dispatch center (12345 calls). 202 only once Kafka
+    holds it; the same report_id again is acknowledged and counted once. `content_hash` names what was
+    accepted: if the status later shows another one for this id, another submission with other content came
+    first (see `conflicts`). The reporter is the signed-in user: `reporter_id` may be left out."""
+    accepted = await service.submit_report(
+        report=report, reporter_id=principal.reporter_id, producer=producer, settings=settings
+    )
     if accepted.duplicate:
         response.headers["X-Gridflow-Duplicate"] = "true"
     return accepted
@@ -43,15 +54,24 @@ async def submit(
         503: {"description": "Kafka acknowledged none of the items: send the batch again later"},
     },
 )
-async def submit_many(batch: BatchIn, producer: ProducerDep, settings: SettingsDep) -> BatchResult:
+async def submit_many(
+    batch: BatchIn, principal: ReporterPrincipal, producer: ProducerDep, settings: SettingsDep
+) -> BatchResult:
     """Accept up to 500 reports at once (批量上报), each answered on its own in `results`, in the order sent:
     202 (in Kafka, counted once; `duplicate` when the id was accepted before), 409 (the id holds other
     content), 422 (refused, with the field), 503 (not acknowledged: send that item again). Sending the same
     batch again is safe: what was accepted is acknowledged again, never counted twice."""
-    return await submit_batch(batch=batch, producer=producer, settings=settings)
+    return await submit_batch(
+        batch=batch, reporter_id=principal.reporter_id, producer=producer, settings=settings
+    )
 
 
-@router.get("/{report_id}", response_model=ReportStatus)
-async def get_status(report_id: UUID, conn: ConnDep) -> ReportStatus:
-    """Where a report is: accepted, routed (with area and department) or in triage (with the reason)."""
-    return await service.report_status(conn=conn, report_id=report_id)
+@router.get(
+    "/{report_id}",
+    response_model=ReportStatus,
+    responses={404: {"description": "no such report, or not one the caller sees (the same answer)"}},
+)
+async def get_status(report_id: UUID, principal: CurrentPrincipal, conn: ConnDep) -> ReportStatus:
+    """Where a report is: accepted, routed (with area and department) or in triage (with the reason). Its
+    reporter sees it, and whoever sees its place or its case."""
+    return await service.report_status(conn=conn, principal=principal, report_id=report_id)

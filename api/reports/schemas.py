@@ -107,7 +107,13 @@ class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     report_id: UUID = Field(description="client-generated UUID; the idempotency key")
-    reporter_id: str = Field(min_length=1, max_length=MAX_REPORTER_ID, pattern=r"^[\w.:@-]+$")
+    reporter_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_REPORTER_ID,
+        pattern=r"^[\w.:@-]+$",
+        description="optional: the signed-in user's (username); a body naming another reporter is refused",
+    )
     # [0-9], not \d: the schema's regex engine reads \d as any Unicode digit (Arabic-Indic, full-width...).
     category: str = Field(pattern=r"^[0-9]{4,6}$", description="category code, see GET /api/v1/categories")
     description: str = Field(

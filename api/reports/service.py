@@ -9,7 +9,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.errors import Conflict, InvalidInput, NotFound
+from accounts.roles import Principal
+from api.auth import scoping
+from api.errors import Conflict, InvalidInput
 from api.names import area_names, codes_by_level
 from api.producer import EventProducer
 from api.reports import queries
@@ -22,7 +24,22 @@ from stream.events import TOPICS, Crs, DepartmentRef, Point, ReportSubmitted
 log = logging.getLogger("gridflow.api.reports")
 
 
+def claim_reporter(report: ReportIn, reporter_id: str) -> ReportIn:
+    """The report as sent by `reporter_id` (the token's): an absent `reporter_id` is filled in, another one
+    refused with a 422 naming the field, so that nobody reports in someone else's name."""
+    if report.reporter_id is None:
+        return report.model_copy(update={"reporter_id": reporter_id})
+    if report.reporter_id != reporter_id:
+        raise InvalidInput(reporter_refused(report.reporter_id, reporter_id), field="body.reporter_id")
+    return report
+
+
+def reporter_refused(named: str, reporter_id: str) -> str:
+    return f"reporter_id {named!r} is not the signed-in user {reporter_id!r} (不能以他人名义上报)"
+
+
 def build_event(report: ReportIn, now: datetime) -> ReportSubmitted:
+    assert report.reporter_id is not None, "claim_reporter fills it in before"
     attachments = tuple(report.attachments)
     lon, lat = to_wgs84(report.location.lon, report.location.lat, report.location.crs.value)
     return ReportSubmitted(
@@ -68,8 +85,12 @@ class RecentIds:
 RECENT = RecentIds()
 
 
-async def submit_report(*, report: ReportIn, producer: EventProducer, settings: Settings) -> Accepted:
-    """Accept a report into Kafka; no database on this path (the categories are known in memory)."""
+async def submit_report(
+    *, report: ReportIn, reporter_id: str, producer: EventProducer, settings: Settings
+) -> Accepted:
+    """Accept `reporter_id`'s report into Kafka; no database on this path (the categories are known in
+    memory, the reporter in the token)."""
+    report = claim_reporter(report, reporter_id)
     event = build_event(report, datetime.now(UTC))
     known_hash = RECENT.get(report.report_id)
     if known_hash is not None:
@@ -89,10 +110,12 @@ async def submit_report(*, report: ReportIn, producer: EventProducer, settings: 
     return Accepted(report_id=report.report_id, content_hash=event.content_hash)
 
 
-async def report_status(*, conn: AsyncConnection, report_id: UUID) -> ReportStatus:
+async def report_status(*, conn: AsyncConnection, principal: Principal, report_id: UUID) -> ReportStatus:
+    """The report's status if `principal` sees it; one it does not see answers as one that is not there."""
+    await scoping.visible_report(conn, principal, report_id)
     row = await queries.report_row(conn, report_id)
     if row is None:
-        raise NotFound(f"report {report_id} is not known (yet): it may still be on its way through the queue")
+        raise scoping.report_missing(report_id)
     department = (
         DepartmentRef(code=row.department_code, name=row.department_name) if row.department_code else None
     )

@@ -6,7 +6,6 @@ nothing (an unknown category or department, a period ending before it starts) by
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
@@ -15,6 +14,7 @@ from fastapi import Depends, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.auth.scoping import AreaSeer
 from api.errors import InvalidInput
 from api.read_models import categories, departments
 from stream.router import work_calendar
@@ -87,14 +87,6 @@ async def check_filters(
             raise InvalidInput(f"no department {department} (部门不存在)", field="query.department")
 
 
-def sees_everything(code: str) -> bool:
-    return True
-
-
-def _visible() -> Callable[[str], bool]:
-    # Until accounts scope the views: every area. A dependency returning scope_of(principal).admits_area
-    # replaces this one, and every view, list and export answers only what it admits.
-    return sees_everything
-
-
-SeesDep = Annotated[Callable[[str], bool], Depends(_visible)]
+# The caller's visible areas (api/auth/scoping.py: accounts' scope): a view, list or export of an area it does
+# not see answers 404 as an unknown one, and children it does not see are left out.
+SeesDep = AreaSeer

@@ -7,14 +7,19 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_report_trip import report, wait_decided
+from tests.e2e.test_report_trip import as_reporter, post_report, report, wait_decided
 from tests.fixtures import LiveSystem, wait_until
 
 ZHONGSHAN = (121.6395, 38.9212)
 
 
 def post_batch(system: LiveSystem, reports: list[Any]) -> httpx.Response:
-    return httpx.post(f"{system.api_url}/api/v1/reports/batch", json={"reports": reports}, timeout=30)
+    return httpx.post(
+        f"{system.api_url}/api/v1/reports/batch",
+        json={"reports": reports},
+        headers=as_reporter(system),
+        timeout=30,
+    )
 
 
 def results(response: httpx.Response) -> list[dict[str, Any]]:
@@ -83,7 +88,7 @@ def test_an_id_reused_with_other_content_is_refused_within_and_across_batches(
 
 def test_the_single_and_the_batch_path_recognise_each_other(live_system: LiveSystem) -> None:
     body = report(*ZHONGSHAN)
-    single = httpx.post(f"{live_system.api_url}/api/v1/reports", json=body, timeout=10)
+    single = post_report(live_system, body)
     assert single.status_code == 202
     (item,) = results(post_batch(live_system, [body]))
     assert item["status"] == 202 and item["duplicate"] is True
@@ -91,10 +96,10 @@ def test_the_single_and_the_batch_path_recognise_each_other(live_system: LiveSys
 
 
 def test_a_malformed_batch_is_refused_whole(live_system: LiveSystem) -> None:
-    url = f"{live_system.api_url}/api/v1/reports/batch"
-    assert httpx.post(url, json={"reports": []}, timeout=10).status_code == 422
-    assert httpx.post(url, json=[report(*ZHONGSHAN)], timeout=10).status_code == 422
+    url, headers = f"{live_system.api_url}/api/v1/reports/batch", as_reporter(live_system)
+    assert httpx.post(url, json={"reports": []}, headers=headers, timeout=10).status_code == 422
+    assert httpx.post(url, json=[report(*ZHONGSHAN)], headers=headers, timeout=10).status_code == 422
     too_many = [report(*ZHONGSHAN) for _ in range(501)]
-    refused = httpx.post(url, json={"reports": too_many}, timeout=10)
+    refused = httpx.post(url, json={"reports": too_many}, headers=headers, timeout=10)
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "reports"]

@@ -23,7 +23,7 @@ from stream.casework import replay_history, tick_command_id
 from stream.events import CaseCommand
 from stream.router import work_calendar
 from tests.e2e.test_crashes import Feeder, assert_each_decided_exactly_once, decided, restore  # noqa: F401
-from tests.fixtures import LiveSystem, Process, wait_until
+from tests.fixtures import LiveSystem, Process, auth, wait_until
 
 REPORTS = 5_000
 STEPS = [("accept", {}), ("handle", {"note": "已处置"}), ("verify", {"passed": True, "note": "核查通过"})]
@@ -100,7 +100,7 @@ def test_cases_survive_kills_restarts_and_a_rebalance_with_nothing_lost_or_doubl
     from infra.services import kafka, postgres
 
     system = restore
-    feeder = Feeder(system.api_url, REPORTS, pause=0.0)
+    feeder = Feeder(system, REPORTS, pause=0.0)
     actor = Actor(system)
     feeder.start()
     actor.start()
@@ -182,7 +182,9 @@ def test_cases_survive_kills_restarts_and_a_rebalance_with_nothing_lost_or_doubl
     assert any(h["action"] == "escalate" for steps in history.values() for h in steps)
     assert sum(case.state == "closed" for case in docs.values()) > 0
     # The view's totals equal an independent count.
-    view = httpx.get(f"{system.api_url}/api/v1/views/210200000000", timeout=30).json()["totals"]
+    view = httpx.get(f"{system.api_url}/api/v1/views/210200000000", headers=auth(system), timeout=30).json()[
+        "totals"
+    ]
     counted = dict(rows(system, "SELECT status, count(*) FROM reports GROUP BY status"))
     assert view["by_status"] == counted and view["reports"] == sum(counted.values())
 

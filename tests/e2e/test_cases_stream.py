@@ -8,13 +8,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from kafka import KafkaProducer
 from sqlalchemy import text
 
 from stream.casework import tick_command_id
 from stream.events import CaseCommand
-from tests.e2e.test_report_trip import LANDMARKS, SEA_OFF_DALIAN, report, wait_decided
+from tests.e2e.test_report_trip import LANDMARKS, SEA_OFF_DALIAN, post_report, report, wait_decided
 from tests.fixtures import LiveSystem, wait_until
 
 
@@ -50,7 +49,7 @@ def opened_case(
     system: LiveSystem, where: tuple[float, float], **extra: object
 ) -> tuple[str, dict[str, Any]]:
     body = report(*where, **extra)
-    assert httpx.post(f"{system.api_url}/api/v1/reports", json=body).status_code == 202
+    assert post_report(system, body).status_code == 202
     status = wait_decided(system, str(body["report_id"]))
     case_id = str(status["case_id"])
     wait_until(lambda: case_row(system, case_id) is not None, timeout=30, what="the case to open")
@@ -137,7 +136,7 @@ def test_reports_of_one_spot_join_one_case_counted_by_reporter_and_a_late_upload
     other_kind = report(lon, lat, category="10201")
     bodies = [near, again, offline, elsewhere, other_kind]
     for body in bodies:
-        assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=body).status_code == 202
+        assert post_report(live_system, body).status_code == 202
     statuses = {b["report_id"]: wait_decided(live_system, str(b["report_id"])) for b in bodies}
     joined = [near, again, offline]
     assert all(statuses[b["report_id"]]["status"] == "routed" for b in bodies)
@@ -169,7 +168,7 @@ def first_id_report(system: LiveSystem, case_id: str) -> str:
 def test_an_accuracy_circle_across_a_district_border_opens_one_case_with_a_helper(live_system: LiveSystem):
     body = report(121.6200, 38.9150, category="10201")  # 西岗区, 300 m from 中山区 (see test_locating)
     body["location"] = {"lon": 121.6200, "lat": 38.9150, "accuracy_m": 300.0, "crs": "wgs84"}
-    assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=body).status_code == 202
+    assert post_report(live_system, body).status_code == 202
     status = wait_decided(live_system, str(body["report_id"]))
     case_id = str(status["case_id"])
     wait_until(lambda: case_row(live_system, case_id) is not None, timeout=30, what="the case")

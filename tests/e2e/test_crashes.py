@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from infra.services import kafka, postgres
-from tests.e2e.test_report_trip import LANDMARKS, report
+from tests.e2e.test_report_trip import LANDMARKS, as_reporter, report
 from tests.fixtures import LiveSystem, Process, wait_until
 
 POINTS = [point for point, _district in LANDMARKS.values()]
@@ -27,21 +27,22 @@ class Feeder(threading.Thread):
     """Posts reports like a phone's outbox: on 503 it waits for Retry-After (capped) and sends the same
     report again; anything else but 202 is recorded as a failure."""
 
-    def __init__(self, api_url: str, count: int, pause: float = 0.01) -> None:
+    def __init__(self, system: LiveSystem, count: int, pause: float = 0.01) -> None:
         super().__init__(daemon=True)
-        self.api_url, self.count, self.pause = api_url, count, pause
+        self.system, self.count, self.pause = system, count, pause
         self.accepted: list[str] = []
         self.statuses: Counter[int] = Counter()
         self.unexpected: list[str] = []
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.api_url, timeout=30) as client:
+        as_reporter(self.system)  # signed in now, while the database answers: the token outlives its restart
+        with httpx.Client(base_url=self.system.api_url, timeout=30) as client:
             for i in range(self.count):
                 body = report(*POINTS[i % len(POINTS)], category="10101")
                 deadline = time.monotonic() + 120
                 while time.monotonic() < deadline:
                     try:
-                        response = client.post("/api/v1/reports", json=body)
+                        response = client.post("/api/v1/reports", json=body, headers=as_reporter(self.system))
                     except httpx.TransportError:
                         time.sleep(0.5)
                         continue
@@ -102,7 +103,7 @@ def in_flight(system: LiveSystem, report_ids: list[str]) -> int:
 
 def test_worker_killed_mid_stream_loses_nothing_and_counts_nothing_twice(restore: LiveSystem):
     system = restore
-    feeder = Feeder(system.api_url, 400, pause=0.005)
+    feeder = Feeder(system, 400, pause=0.005)
     feeder.start()
     wait_until(lambda: len(feeder.accepted) >= 150, timeout=60, what="150 reports accepted")
     wait_until(lambda: decided(system, list(feeder.accepted)) >= 50, timeout=60, what="routing under way")
@@ -125,7 +126,7 @@ def test_two_workers_share_the_partitions_and_decide_each_report_once(restore: L
     second = Process(f"worker-{uuid.uuid4().hex[:4]}", system.workers[0].args, system.workers[0].env)
     second.start()
     try:
-        feeder = Feeder(system.api_url, 200)
+        feeder = Feeder(system, 200)
         feeder.run()
         assert not feeder.unexpected
         assert_each_decided_exactly_once(system, feeder.accepted)
@@ -135,7 +136,7 @@ def test_two_workers_share_the_partitions_and_decide_each_report_once(restore: L
 
 def test_broker_killed_and_restarted_mid_stream_gives_503_then_every_report_once(restore: LiveSystem):
     system = restore
-    feeder = Feeder(system.api_url, 300, pause=0.02)
+    feeder = Feeder(system, 300, pause=0.02)
     feeder.start()
     wait_until(lambda: len(feeder.accepted) >= 80, timeout=60, what="80 reports accepted")
     kafka.kill(system.settings)
@@ -150,7 +151,7 @@ def test_broker_killed_and_restarted_mid_stream_gives_503_then_every_report_once
 
 def test_database_killed_and_restarted_mid_stream_delays_but_loses_nothing(restore: LiveSystem):
     system = restore
-    feeder = Feeder(system.api_url, 300, pause=0.02)
+    feeder = Feeder(system, 300, pause=0.02)
     feeder.start()
     wait_until(lambda: len(feeder.accepted) >= 80, timeout=60, what="80 reports accepted")
     postgres.kill(system.settings)
@@ -168,7 +169,7 @@ def test_database_killed_and_restarted_mid_stream_delays_but_loses_nothing(resto
 def test_sigterm_stops_a_worker_that_retries_without_committing_what_it_did_not_process(restore: LiveSystem):
     system = restore
     postgres.kill(system.settings)
-    feeder = Feeder(system.api_url, 50, pause=0.01)
+    feeder = Feeder(system, 50, pause=0.01)
     feeder.run()  # accepted into Kafka; the worker takes them and retries against the missing database
     assert len(feeder.accepted) == 50
     worker = system.workers[0]

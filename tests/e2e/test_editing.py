@@ -14,9 +14,10 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from accounts.roles import Role
 from stream.events import AreaChange
-from tests.e2e.test_report_trip import LANDMARKS, report, submitted_end_offset, wait_decided
-from tests.fixtures import LiveSystem, Process, wait_until
+from tests.e2e.test_report_trip import LANDMARKS, post_report, report, submitted_end_offset, wait_decided
+from tests.fixtures import LiveSystem, Process, auth, wait_until
 
 CATEGORY = "20504"  # 无照经营, a district duty of the market regulator
 RULE = f"/api/v1/duty-rules/{CATEGORY}/district"
@@ -26,10 +27,14 @@ ZHONGSHAN = LANDMARKS["中山广场"][0]
 @pytest.fixture
 def rule(live_system: LiveSystem) -> Iterator[dict[str, Any]]:
     """The rule as it stands; put back afterwards, since the live system is shared."""
-    original: dict[str, Any] = httpx.get(f"{live_system.api_url}{RULE}").json()
+    original: dict[str, Any] = httpx.get(f"{live_system.api_url}{RULE}", headers=auth(live_system)).json()
     yield original
     keep = ("department_kind", "deadline_hours", "legal_basis")
-    restored = httpx.put(f"{live_system.api_url}{RULE}", json={k: original[k] for k in keep})
+    restored = httpx.put(
+        f"{live_system.api_url}{RULE}",
+        json={k: original[k] for k in keep},
+        headers=auth(live_system, Role.ADMIN),
+    )
     assert restored.status_code == 200, restored.text
 
 
@@ -38,7 +43,7 @@ BASIS = "《城市市容和环境卫生管理条例》第十四条"
 
 def _edit(system: LiveSystem, kind: str) -> dict[str, Any]:
     body = {"department_kind": kind, "deadline_hours": 36, "legal_basis": BASIS, "note": "e2e"}
-    answer = httpx.put(f"{system.api_url}{RULE}", json=body)
+    answer = httpx.put(f"{system.api_url}{RULE}", json=body, headers=auth(system, Role.ADMIN))
     assert answer.status_code == 200, answer.text
     edited: dict[str, Any] = answer.json()
     return edited
@@ -46,7 +51,7 @@ def _edit(system: LiveSystem, kind: str) -> dict[str, Any]:
 
 def _route_one(system: LiveSystem) -> dict[str, Any]:
     body = report(*ZHONGSHAN, category=CATEGORY)
-    assert httpx.post(f"{system.api_url}/api/v1/reports", json=body).status_code == 202
+    assert post_report(system, body).status_code == 202
     return wait_decided(system, str(body["report_id"]))
 
 
@@ -122,33 +127,43 @@ def test_every_worker_of_the_group_follows_an_edit(live_system: LiveSystem, rule
 def test_refused_rule_gets_422_naming_the_field_and_changes_nothing(
     live_system: LiveSystem, body: dict[str, Any], field: list[str]
 ):
-    before = httpx.get(f"{live_system.api_url}{RULE}").json()
-    answer = httpx.put(f"{live_system.api_url}{RULE}", json=body)
+    before = httpx.get(f"{live_system.api_url}{RULE}", headers=auth(live_system)).json()
+    answer = httpx.put(f"{live_system.api_url}{RULE}", json=body, headers=auth(live_system, Role.ADMIN))
     assert answer.status_code == 422, answer.text
     assert field in [item["loc"] for item in answer.json()["detail"]]
-    assert httpx.get(f"{live_system.api_url}{RULE}").json() == before
+    assert httpx.get(f"{live_system.api_url}{RULE}", headers=auth(live_system)).json() == before
 
 
 def test_unknown_category_or_level_is_refused_in_the_path(live_system: LiveSystem):
     body = {"department_kind": "water", "deadline_hours": 24, "legal_basis": "《城市供水条例》"}
-    unknown = httpx.put(f"{live_system.api_url}/api/v1/duty-rules/99999/district", json=body)
+    unknown = httpx.put(
+        f"{live_system.api_url}/api/v1/duty-rules/99999/district",
+        json=body,
+        headers=auth(live_system, Role.ADMIN),
+    )
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["path", "category_code"]
-    level = httpx.put(f"{live_system.api_url}/api/v1/duty-rules/{CATEGORY}/province", json=body)
+    level = httpx.put(
+        f"{live_system.api_url}/api/v1/duty-rules/{CATEGORY}/province",
+        json=body,
+        headers=auth(live_system, Role.ADMIN),
+    )
     assert level.status_code == 422 and level.json()["detail"][0]["loc"] == ["path", "level"]
 
 
 def test_removed_rule_sends_reports_to_triage_until_it_is_back(live_system: LiveSystem, rule: dict[str, Any]):
-    removed = httpx.delete(f"{live_system.api_url}{RULE}")
+    removed = httpx.delete(f"{live_system.api_url}{RULE}", headers=auth(live_system, Role.ADMIN))
     assert removed.status_code == 200 and removed.json()["rule"]["legal_basis"] == rule["legal_basis"]
-    assert httpx.get(f"{live_system.api_url}{RULE}").status_code == 404
-    assert httpx.delete(f"{live_system.api_url}{RULE}").status_code == 404
+    assert httpx.get(f"{live_system.api_url}{RULE}", headers=auth(live_system)).status_code == 404
+    assert (
+        httpx.delete(f"{live_system.api_url}{RULE}", headers=auth(live_system, Role.ADMIN)).status_code == 404
+    )
     answer = _route_one(live_system)
     assert (answer["status"], answer["triage_reason"]) == ("triage", "no_duty_rule")
 
 
 def test_departments_are_listed_with_their_jurisdiction(live_system: LiveSystem):
     url = f"{live_system.api_url}/api/v1/departments"
-    found = httpx.get(url, params={"area_code": "210202000000"}).json()
+    found = httpx.get(url, params={"area_code": "210202000000"}, headers=auth(live_system)).json()
     by_kind = {d["kind"]: d for d in found}
     assert by_kind["water"] == {
         "code": "210202000000:water",
@@ -164,7 +179,7 @@ def test_departments_are_listed_with_their_jurisdiction(live_system: LiveSystem)
 def test_swapped_latitude_and_longitude_are_refused_with_a_hint(live_system: LiveSystem):
     before = submitted_end_offset(live_system)
     lon, lat = ZHONGSHAN
-    answer = httpx.post(f"{live_system.api_url}/api/v1/reports", json=report(lat, lon))
+    answer = post_report(live_system, report(lat, lon))
     assert answer.status_code == 422, answer.text
     (error,) = answer.json()["detail"]
     assert error["loc"] == ["body", "location"] and "经纬度可能填反了" in error["msg"]
@@ -183,12 +198,12 @@ def _cli(system: LiveSystem, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_refuses_a_duty_without_legal_basis_with_exit_code_2(live_system: LiveSystem):
-    before = httpx.get(f"{live_system.api_url}{RULE}").json()
+    before = httpx.get(f"{live_system.api_url}{RULE}", headers=auth(live_system)).json()
     args = ("--department-kind", "water", "--deadline-hours", "24")  # and no --legal-basis
     answer = _cli(live_system, "duty", "set", CATEGORY, "district", *args)
     assert answer.returncode == 2
     assert "legal_basis" in answer.stderr and "工作事项准入" in answer.stderr
-    assert httpx.get(f"{live_system.api_url}{RULE}").json() == before
+    assert httpx.get(f"{live_system.api_url}{RULE}", headers=auth(live_system)).json() == before
 
 
 def test_cli_edit_is_followed_by_the_running_worker(live_system: LiveSystem, rule: dict[str, Any]):
@@ -214,13 +229,13 @@ def test_a_rule_with_helpers_and_natural_hours_opens_cases_with_those_helpers_an
         "working_hours": False,
         "helper_kinds": ["urban_management"],
     }
-    answer = httpx.put(f"{live_system.api_url}{RULE}", json=body)
+    answer = httpx.put(f"{live_system.api_url}{RULE}", json=body, headers=auth(live_system, Role.ADMIN))
     assert answer.status_code == 200, answer.text
     assert answer.json()["rule"]["helper_kinds"] == ["urban_management"]
     # Away from the other tests' reports of this category at 中山广场, which would make this one a duplicate.
     lon, lat = ZHONGSHAN
     fresh = report(lon + 0.003, lat, category=CATEGORY)
-    assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=fresh).status_code == 202
+    assert post_report(live_system, fresh).status_code == 202
     status = wait_decided(live_system, str(fresh["report_id"]))
     from tests.e2e.test_cases_stream import case_row
 
@@ -236,7 +251,11 @@ def test_a_helper_kind_that_no_department_has_is_refused_naming_the_field(
     live_system: LiveSystem, rule: dict[str, Any]
 ):
     body = {"department_kind": rule["department_kind"], "deadline_hours": 36, "legal_basis": BASIS}
-    answer = httpx.put(f"{live_system.api_url}{RULE}", json={**body, "helper_kinds": ["astronauts"]})
+    answer = httpx.put(
+        f"{live_system.api_url}{RULE}",
+        json={**body, "helper_kinds": ["astronauts"]},
+        headers=auth(live_system, Role.ADMIN),
+    )
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"][-1] == "helper_kinds"
-    assert httpx.get(f"{live_system.api_url}{RULE}").json()["helper_kinds"] == []
+    assert httpx.get(f"{live_system.api_url}{RULE}", headers=auth(live_system)).json()["helper_kinds"] == []

@@ -4,15 +4,13 @@ naming every candidate."""
 
 from __future__ import annotations
 
-import httpx
-
 from geo.crs import from_wgs84
-from tests.e2e.test_report_trip import LANDMARKS, report, wait_decided
+from tests.e2e.test_report_trip import LANDMARKS, post_report, report, wait_decided
 from tests.fixtures import LiveSystem
 
 
 def _routed(system: LiveSystem, body: dict[str, object]) -> dict[str, object]:
-    assert httpx.post(f"{system.api_url}/api/v1/reports", json=body).status_code == 202
+    assert post_report(system, body).status_code == 202
     answer = wait_decided(system, str(body["report_id"]))
     assert answer["status"] == "routed", answer
     return answer

@@ -9,8 +9,8 @@ from collections import Counter
 
 import httpx
 
-from tests.e2e.test_report_trip import LANDMARKS, report, wait_decided
-from tests.fixtures import LiveSystem
+from tests.e2e.test_report_trip import LANDMARKS, as_reporter, report, wait_decided
+from tests.fixtures import LiveSystem, auth
 
 READERS = 40  # four times the API's pool (5 + 5 overflow)
 
@@ -21,7 +21,7 @@ def test_reports_are_accepted_while_readers_exhaust_the_database_pool(live_syste
     lock = threading.Lock()
 
     def read() -> None:
-        with httpx.Client(base_url=live_system.api_url, timeout=60) as client:
+        with httpx.Client(base_url=live_system.api_url, headers=auth(live_system), timeout=60) as client:
             while not stop.is_set():
                 status = client.get("/api/v1/views/210200000000").status_code
                 with lock:
@@ -32,7 +32,7 @@ def test_reports_are_accepted_while_readers_exhaust_the_database_pool(live_syste
         thread.start()
     time.sleep(1.0)  # let the readers take the pool before the reports arrive
     bodies = [report(*LANDMARKS["沙河口"][0]) for _ in range(50)]
-    with httpx.Client(base_url=live_system.api_url, timeout=30) as client:
+    with httpx.Client(base_url=live_system.api_url, headers=as_reporter(live_system), timeout=30) as client:
         answers = [client.post("/api/v1/reports", json=body).status_code for body in bodies]
     stop.set()
     for thread in readers:

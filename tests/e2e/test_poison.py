@@ -19,8 +19,8 @@ from sqlalchemy import text
 from api.reports.schemas import ReportIn
 from api.reports.service import build_event
 from stream.router import case_id_for
-from tests.e2e.test_report_trip import LANDMARKS, report, wait_decided
-from tests.fixtures import LiveSystem, wait_until
+from tests.e2e.test_report_trip import LANDMARKS, post_report, report, wait_decided
+from tests.fixtures import LiveSystem, auth, wait_until
 
 
 def event_bytes(body: dict[str, Any], **override: Any) -> bytes:
@@ -53,7 +53,7 @@ def dead_letters(system: LiveSystem) -> list[dict[str, Any]]:
 
 
 def status(system: LiveSystem, report_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{system.api_url}/api/v1/reports/{report_id}", timeout=5)
+    response = httpx.get(f"{system.api_url}/api/v1/reports/{report_id}", headers=auth(system), timeout=5)
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
@@ -81,7 +81,7 @@ def test_a_nul_in_one_report_sets_it_aside_and_its_batch_and_later_ones_are_rout
     assert "\\u0000" in letters[0]["value"] or "\\x00" in letters[0]["value"]
 
     plain = report(*point)
-    assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=plain).status_code == 202
+    assert post_report(live_system, plain).status_code == 202
     assert wait_decided(live_system, plain["report_id"], timeout=30)["status"] == "routed"
 
 
@@ -109,7 +109,7 @@ def test_an_unreadable_event_goes_to_the_dead_letters_and_a_named_report_to_tria
 
 def test_a_resend_with_other_content_from_another_producer_is_listed_as_a_conflict(live_system: LiveSystem):
     first = report(*LANDMARKS["人民广场"][0])
-    answer = httpx.post(f"{live_system.api_url}/api/v1/reports", json=first)
+    answer = post_report(live_system, first)
     assert answer.status_code == 202
     accepted_hash = answer.json()["content_hash"]
     wait_decided(live_system, first["report_id"])
@@ -127,7 +127,7 @@ def test_a_resend_with_other_content_from_another_producer_is_listed_as_a_confli
     assert standing["content_hash"] == accepted_hash != other_hash
     assert live_system.count("SELECT count(*) FROM reports WHERE report_id = :r", r=first["report_id"]) == 1
     # The API process that accepted the first answers a resend of the second at once.
-    again = httpx.post(f"{live_system.api_url}/api/v1/reports", json=other)
+    again = post_report(live_system, other)
     assert again.status_code == 409 and again.json()["detail"]["code"] == "conflict"
 
 

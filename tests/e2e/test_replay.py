@@ -18,6 +18,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, Ne
 from shapely import Point
 from sqlalchemy import text
 
+from accounts.roles import Role
 from geo.boundaries import district_polygons
 from infra.settings import PROJECT_ROOT, Settings
 from stream.casework import open_command_id
@@ -26,8 +27,8 @@ from stream.router import work_calendar
 from stream.topics import KEEP_FOREVER, ensure_topics, topic_names
 from tests.e2e.test_cases_stream import send
 from tests.e2e.test_poison import event_bytes, produce
-from tests.e2e.test_report_trip import BEIJING, DISTRICTS, SEA_OFF_DALIAN, report, wait_decided
-from tests.fixtures import LiveSystem, wait_until
+from tests.e2e.test_report_trip import BEIJING, DISTRICTS, SEA_OFF_DALIAN, post_report, report, wait_decided
+from tests.fixtures import LiveSystem, auth, wait_until
 
 CATEGORY = "20504"  # 无照经营, a district duty of the market regulator (as in test_editing)
 RULE = f"/api/v1/duty-rules/{CATEGORY}/district"
@@ -61,7 +62,7 @@ def gridflow(system: LiveSystem, *args: str) -> subprocess.CompletedProcess[str]
 
 
 def post(system: LiveSystem, body: dict[str, Any]) -> None:
-    answer = httpx.post(f"{system.api_url}/api/v1/reports", json=body, timeout=10)
+    answer = post_report(system, body)
     assert answer.status_code == 202, answer.text
 
 
@@ -157,10 +158,14 @@ def test_replay_rebuilds_the_live_tables_and_names_a_row_changed_behind_the_stre
 @pytest.fixture
 def rule(live_system: LiveSystem) -> Iterator[dict[str, Any]]:
     """The rule as it stands; put back afterwards, since the live system is shared."""
-    original: dict[str, Any] = httpx.get(f"{live_system.api_url}{RULE}").json()
+    original: dict[str, Any] = httpx.get(f"{live_system.api_url}{RULE}", headers=auth(live_system)).json()
     yield original
     keep = ("department_kind", "deadline_hours", "legal_basis")
-    restored = httpx.put(f"{live_system.api_url}{RULE}", json={k: original[k] for k in keep})
+    restored = httpx.put(
+        f"{live_system.api_url}{RULE}",
+        json={k: original[k] for k in keep},
+        headers=auth(live_system, Role.ADMIN),
+    )
     assert restored.status_code == 200, restored.text
 
 
@@ -193,7 +198,7 @@ def test_reroute_lists_the_cases_an_edited_rule_would_move_and_changes_nothing(
         "legal_basis": "《条例》",
         "note": "e2e",
     }
-    edited = httpx.put(f"{live_system.api_url}{RULE}", json=edit)
+    edited = httpx.put(f"{live_system.api_url}{RULE}", json=edit, headers=auth(live_system, Role.ADMIN))
     assert edited.status_code == 200, edited.text
     today = datetime.now(work_calendar().tz).date().isoformat()
 

@@ -11,10 +11,12 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from shapely import Point
 
+from accounts.roles import Role
+from api.auth.store import USERNAME
 from geo.boundaries import district_polygons
 from geo.catalog import duty_rules
 from geo.schemas import Level
-from tests.fixtures import LiveSystem, wait_until
+from tests.fixtures import REPORTER, LiveSystem, accounts_of, auth, wait_until
 
 DISTRICTS = [
     "210202",
@@ -47,7 +49,7 @@ BEIJING = (116.3975, 39.9087)
 def report(lon: float, lat: float, category: str = "10201", **extra: object) -> dict[str, object]:
     body: dict[str, object] = {
         "report_id": str(uuid.uuid4()),
-        "reporter_id": "wg0001",
+        "reporter_id": REPORTER,  # the signed-in grid worker of as_reporter()
         "category": category,
         "description": "路面破损",
         "location": {"lon": lon, "lat": lat, "accuracy_m": 8.0, "crs": "wgs84"},
@@ -57,8 +59,30 @@ def report(lon: float, lat: float, category: str = "10201", **extra: object) -> 
     return body
 
 
+def as_reporter(system: LiveSystem) -> dict[str, str]:
+    """The bearer header of REPORTER, the grid worker whose name report() bodies carry."""
+    return auth(system, REPORTER)
+
+
+def view(system: LiveSystem, code: str = "210200000000") -> httpx.Response:
+    """The four-level view of an area, as the dispatch center sees it."""
+    return httpx.get(f"{system.api_url}/api/v1/views/{code}", headers=auth(system), timeout=15)
+
+
+def post_report(system: LiveSystem, body: dict[str, object]) -> httpx.Response:
+    """POST a report as its `reporter_id` (a grid worker, made on first use) or REPORTER: a reporter is who
+    the token says."""
+    who = str(body.get("reporter_id") or REPORTER)
+    if who != REPORTER and USERNAME.fullmatch(who):
+        accounts = accounts_of(system)
+        accounts.grid_worker(*accounts.users[Role.GRID_WORKER].grid_codes, name=who)
+    else:
+        who = REPORTER  # a reporter_id no user could have: the refusal is the test's point
+    return httpx.post(f"{system.api_url}/api/v1/reports", json=body, headers=auth(system, who), timeout=15)
+
+
 def status_of(system: LiveSystem, report_id: str) -> dict[str, object] | None:
-    response = httpx.get(f"{system.api_url}/api/v1/reports/{report_id}", timeout=5)
+    response = httpx.get(f"{system.api_url}/api/v1/reports/{report_id}", headers=auth(system), timeout=5)
     if response.status_code == 404:
         return None
     response.raise_for_status()
@@ -118,9 +142,9 @@ def test_200_reports_reach_their_district_departments_and_the_city_view_counts_t
     categories = sorted(rules)
     points = known_points(20)
     assert len(points) == 200
-    before = httpx.get(f"{live_system.api_url}/api/v1/views/210200000000").json()["totals"]["reports"]
+    before = view(live_system).json()["totals"]["reports"]
     expected = {}
-    with httpx.Client(base_url=live_system.api_url, timeout=15) as client:
+    with httpx.Client(base_url=live_system.api_url, headers=as_reporter(live_system), timeout=15) as client:
         for i, (lon, lat, district) in enumerate(points):
             category = categories[i % len(categories)]
             body = report(lon, lat, category)
@@ -131,17 +155,17 @@ def test_200_reports_reach_their_district_departments_and_the_city_view_counts_t
         assert answer["status"] == "routed", answer
         assert answer["area"]["district"] == f"{district}000000"
         assert answer["department"]["code"] == department
-    view = httpx.get(f"{live_system.api_url}/api/v1/views/210200000000").json()
-    assert view["totals"]["reports"] == before + 200
-    assert {child["code"][:6] for child in view["children"]} == set(DISTRICTS)
-    assert sum(child["totals"]["reports"] for child in view["children"]) >= 200
+    city = view(live_system).json()
+    assert city["totals"]["reports"] == before + 200
+    assert {child["code"][:6] for child in city["children"]} == set(DISTRICTS)
+    assert sum(child["totals"]["reports"] for child in city["children"]) >= 200
 
 
 @pytest.mark.parametrize("name", sorted(LANDMARKS))
 def test_landmark_is_routed_to_its_district_water_bureau(live_system: LiveSystem, name: str):
     (lon, lat), district = LANDMARKS[name]
     body = report(lon, lat, "10101")  # 上水井盖 → 区水务局
-    assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=body).status_code == 202
+    assert post_report(live_system, body).status_code == 202
     answer = wait_decided(live_system, str(body["report_id"]))
     assert answer["department"]["code"] == f"{district}000000:water"
     assert answer["department"]["name"].endswith("水务局")
@@ -153,13 +177,13 @@ def test_landmark_is_routed_to_its_district_water_bureau(live_system: LiveSystem
 
 def test_same_report_id_three_times_is_acknowledged_each_time_and_counted_once(live_system: LiveSystem):
     body = report(*LANDMARKS["人民广场"][0])
-    answers = [httpx.post(f"{live_system.api_url}/api/v1/reports", json=body) for _ in range(3)]
+    answers = [post_report(live_system, body) for _ in range(3)]
     assert [a.status_code for a in answers] == [202, 202, 202]
     assert all(a.json()["report_id"] == body["report_id"] for a in answers)
     assert all(a.json()["status"] == "accepted" for a in answers)
     assert len({a.json()["content_hash"] for a in answers}) == 1
     wait_decided(live_system, str(body["report_id"]))
-    body_again = httpx.post(f"{live_system.api_url}/api/v1/reports", json=body)
+    body_again = post_report(live_system, body)
     assert body_again.status_code == 202
     assert body_again.headers.get("X-Gridflow-Duplicate") == "true"
     rid = body["report_id"]
@@ -170,10 +194,10 @@ def test_same_report_id_three_times_is_acknowledged_each_time_and_counted_once(l
 
 def test_same_report_id_with_other_content_is_a_conflict(live_system: LiveSystem):
     body = report(*LANDMARKS["金州"][0])
-    assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=body).status_code == 202
+    assert post_report(live_system, body).status_code == 202
     wait_decided(live_system, str(body["report_id"]))
     changed = {**body, "description": "另一件事"}
-    answer = httpx.post(f"{live_system.api_url}/api/v1/reports", json=changed)
+    answer = post_report(live_system, changed)
     assert answer.status_code == 409
     assert answer.json()["detail"]["code"] == "conflict"
 
@@ -182,14 +206,14 @@ def test_same_report_id_with_other_content_is_a_conflict(live_system: LiveSystem
 def test_point_outside_dalian_goes_to_triage_and_shows_in_the_city_triage_count(
     live_system: LiveSystem, where: tuple[float, float]
 ):
-    before = httpx.get(f"{live_system.api_url}/api/v1/views/210200000000").json()["totals"]["triage"]
+    before = view(live_system).json()["totals"]["triage"]
     body = report(*where)
-    assert httpx.post(f"{live_system.api_url}/api/v1/reports", json=body).status_code == 202
+    assert post_report(live_system, body).status_code == 202
     answer = wait_decided(live_system, str(body["report_id"]))
     assert answer["status"] == "triage"
     assert answer["triage_reason"] == "outside_jurisdiction"
     assert answer["department"] is None
-    after = httpx.get(f"{live_system.api_url}/api/v1/views/210200000000").json()["totals"]["triage"]
+    after = view(live_system).json()["totals"]["triage"]
     assert after >= before + 1
 
 
@@ -226,7 +250,7 @@ def test_bad_input_gets_422_naming_the_field_and_nothing_reaches_kafka(
     body.update(change)
     body = {k: v for k, v in body.items() if v is not None}
     before = submitted_end_offset(live_system)
-    assert field in _field_error(httpx.post(f"{live_system.api_url}/api/v1/reports", json=body))
+    assert field in _field_error(post_report(live_system, body))
     assert submitted_end_offset(live_system) == before
 
 
@@ -235,7 +259,7 @@ def test_malformed_json_gets_422_and_nothing_reaches_kafka(live_system: LiveSyst
     response = httpx.post(
         f"{live_system.api_url}/api/v1/reports",
         content=b'{"report_id": "x", ',
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **as_reporter(live_system)},
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
@@ -243,7 +267,7 @@ def test_malformed_json_gets_422_and_nothing_reaches_kafka(live_system: LiveSyst
 
 
 def test_categories_list_chinese_names_of_components_and_events(live_system: LiveSystem):
-    categories = httpx.get(f"{live_system.api_url}/api/v1/categories").json()
+    categories = httpx.get(f"{live_system.api_url}/api/v1/categories", headers=auth(live_system)).json()
     by_code = {c["code"]: c for c in categories}
     assert by_code["10101"]["name"] == "上水井盖"
     assert by_code["10101"]["kind"] == "component"
@@ -252,19 +276,19 @@ def test_categories_list_chinese_names_of_components_and_events(live_system: Liv
 
 
 def test_view_of_district_lists_its_townships(live_system: LiveSystem):
-    view = httpx.get(f"{live_system.api_url}/api/v1/views/210202000000").json()
-    assert view["area"] == {
+    seen = view(live_system, "210202000000").json()
+    assert seen["area"] == {
         "code": "210202000000",
         "name": "中山区",
         "mca_name": None,
         "level": "district",
         "synthetic": False,
     }
-    assert view["children"] and all(c["level"] == "township" and c["synthetic"] for c in view["children"])
+    assert seen["children"] and all(c["level"] == "township" and c["synthetic"] for c in seen["children"])
 
 
 def test_view_of_unknown_or_malformed_area(live_system: LiveSystem):
-    assert httpx.get(f"{live_system.api_url}/api/v1/views/210299000000").status_code == 404
-    bad = httpx.get(f"{live_system.api_url}/api/v1/views/21xx")
+    assert view(live_system, "210299000000").status_code == 404
+    bad = view(live_system, "21xx")
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["path", "area_code"]
