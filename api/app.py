@@ -12,12 +12,14 @@ from api import attachments, catalog
 from api.auth.admin import router as users_router
 from api.auth.routes import router as auth_router
 from api.cases.routes import router as cases_router
+from api.dashboard import mount_dashboard
 from api.duties.routes import router as duties_router
 from api.errors import add_exception_handlers
 from api.events.feed import LiveFeed
 from api.events.routes import router as events_router
 from api.exports.routes import router as exports_router
 from api.limits import BodySizeLimit
+from api.map.routes import router as map_router
 from api.ops.lag import KafkaProbe
 from api.ops.metrics import RequestMetrics
 from api.ops.routes import router as ops_router
@@ -68,4 +70,6 @@ def create_app() -> FastAPI:
     app.include_router(queues_router)
     app.include_router(ops_router)
     app.include_router(events_router)
+    app.include_router(map_router)
+    mount_dashboard(app)  # last: its mounts and / must not shadow an API route
     return app

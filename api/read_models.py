@@ -154,3 +154,42 @@ users = table(
     column("grid_codes", JSONB),
     column("disabled", Boolean),
 )
+
+# The dashboard's map (api/map): areas with their shapes, the areas' edit counter (the shapes' cache key),
+# and cases and reports as points. `geom` and `point` are PostGIS geometries, used only inside ST_ functions.
+area_shapes = table(
+    "areas",
+    column("code", Text),
+    column("name", Text),
+    column("level", Text),
+    column("parent_code", Text),
+    column("population", Integer),
+    column("synthetic", Boolean),
+    column("geom"),
+)
+geo_versions = table("geo_versions", column("kind", Text), column("version", Integer))
+case_points = table(
+    "cases",
+    column("case_id", UUID(as_uuid=True)),
+    column("state", Text),
+    column("category", Text),
+    *(column(name, Text) for name in _AREA_CODES),
+    column("level", Text),
+    column("pending", Text),
+    column("deadline_at", DateTime(timezone=True)),
+    column("opened_at", DateTime(timezone=True)),
+    column("point"),
+)
+report_points = table(
+    "reports",
+    column("report_id", UUID(as_uuid=True)),
+    column("case_id", UUID(as_uuid=True)),
+    column("category", Text),
+    column("description", Text),
+    column("status", Text),
+    *(column(name, Text) for name in _AREA_CODES),
+    column("observed_at", DateTime(timezone=True)),
+    column("submitted_at", DateTime(timezone=True)),
+    column("attachments", JSONB),
+    column("point"),
+)
