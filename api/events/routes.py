@@ -21,9 +21,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.auth.scoping import area_missing, require_area
+from accounts.scope import sees_area
 from api.deps import CurrentPrincipal, SettingsDep
-from api.errors import InvalidInput
+from api.errors import InvalidInput, NotFound
 from api.events.feed import MAX_CATCH_UP, LiveFeed
 from api.events.messages import LiveEvent, in_subtree
 from api.events.positions import BadPosition, Position, decode, encode
@@ -40,17 +40,22 @@ async def visible_area(
     area_code: Annotated[str, Query(description="统计区划代码 or grid code: the subtree to follow")],
     principal: CurrentPrincipal,
 ) -> str:
-    """The area whose subtree the caller may follow: one the caller sees (api/auth/scoping.py), else 404 as
-    for an unknown area — a district follows its district and below, the city everything."""
+    """The area whose subtree the caller follows: one it sees (accounts.scope.sees_area: a district its
+    district and below, a grid worker its grids, the city roles everything). The one place the feed is
+    scoped: the route and the feed take the area this gives. Anything else is answered as unknown (404),
+    as the other routes answer what lies outside the caller's scope.
+    """
     try:
         level_of_code(area_code)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="query.area_code") from exc
+    missing = NotFound(f"no area with code {area_code}", field="query.area_code")
+    if not sees_area(principal, area_code):
+        raise missing
     async with async_engine().connect() as conn:  # not ConnDep: a stream must not hold a connection
         known = (await conn.execute(select(areas.c.code).where(areas.c.code == area_code))).first()
     if known is None:
-        raise area_missing(area_code, "query.area_code")
-    require_area(principal, area_code, field="query.area_code")
+        raise missing
     return area_code
 
 

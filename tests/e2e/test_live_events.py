@@ -206,3 +206,15 @@ def test_an_unreadable_last_event_id_or_unknown_area_is_refused(
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["header", "last-event-id"]
     assert httpx.get(url, params={"area_code": "210299000000"}, headers=auth).status_code == 404
     assert httpx.get(url, params={"area_code": "21xx"}, headers=auth).status_code == 422
+
+
+def test_the_feed_is_scoped_to_the_callers_area(live_system: LiveSystem, accounts: Accounts, place):
+    _, grid = place  # in 甘井子区; the district account is 中山区's
+    url = f"{live_system.api_url}/api/v1/events"
+    assert httpx.get(url, params={"area_code": grid}).status_code == 401
+    outside = httpx.get(url, params={"area_code": grid}, headers=accounts.headers(Role.DISTRICT))
+    assert outside.status_code == 404 and outside.json()["error"] == "not_found"
+    with httpx.stream(
+        "GET", url, params={"area_code": "210202000000"}, headers=accounts.headers(Role.DISTRICT), timeout=10
+    ) as own:
+        assert own.status_code == 200 and own.headers["content-type"].startswith("text/event-stream")
