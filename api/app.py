@@ -53,6 +53,9 @@ def create_app() -> FastAPI:
         summary="网格化管理平台 API: report intake, four-level views",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's OpenTelemetry hooks asked the environment for providers on every request (5 % of an
+        # intake request); the API's metrics are its own (Prometheus, api/ops).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     add_exception_handlers(app)
     app.add_middleware(BodySizeLimit)

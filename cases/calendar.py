@@ -27,6 +27,7 @@ DEFAULT_PERIODS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (t
 MONDAY_TO_FRIDAY = frozenset(range(5))
 # A calendar without working time would loop forever; ten years without a working minute is a broken one.
 _MAX_DAYS = 3660
+_CACHED_DAYS = 20_000  # per calendar: fifty years of days, a few MB at most
 
 
 class _Source(BaseModel):
@@ -80,6 +81,11 @@ class WorkCalendar:
     holidays: frozenset[date] = frozenset()
     working_days: frozenset[date] = frozenset()  # 调休: weekend days that are worked
     years: frozenset[int] = frozenset()  # years whose notice is loaded
+    # Each day's periods as UTC instants, computed once: deadlines and timers ask for the same few days
+    # thousands of times a second (a batch of reports opens its cases within the same minute).
+    _by_day: dict[date, list[tuple[datetime, datetime]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if not self.periods:
@@ -115,7 +121,16 @@ class WorkCalendar:
         return day.weekday() in self.weekdays
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The day's working periods as UTC instants (none on a day off)."""
+        """The day's working periods as UTC instants (none on a day off). The list is shared: do not change
+        it."""
+        found = self._by_day.get(day)
+        if found is None:
+            found = self._intervals(day)
+            if len(self._by_day) < _CACHED_DAYS:
+                self._by_day[day] = found
+        return found
+
+    def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         if not self.is_working_day(day):
             return []
         return [

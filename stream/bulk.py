@@ -7,13 +7,13 @@ times faster, and its text is built once per table and reused.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 from uuid import UUID
 
+import orjson
 from geoalchemy2 import Geometry
 from sqlalchemy import Table, TextClause, text
 from sqlalchemy.dialects import postgresql
@@ -23,6 +23,7 @@ _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _json_default(value: object) -> str:
+    # orjson writes datetimes (RFC 3339, with the offset) and UUIDs itself; anything else is a bug.
     if isinstance(value, datetime | UUID):
         return str(value) if isinstance(value, UUID) else value.isoformat()
     raise TypeError(f"cannot send {type(value).__name__} in a bulk batch")
@@ -71,5 +72,8 @@ async def bulk_upsert(
     if not rows:
         return []
     statement = _statement(table, tuple(rows[0]), conflict, tuple(update), where, returning)
-    result = await conn.execute(statement, {"batch": json.dumps(list(rows), default=_json_default)})
+    # orjson: the standard library's encoder with `default=` cost a tenth of the replay's time; numpy
+    # scalars (a distance from shapely) pass as numbers, as they did through json (float64 is a float).
+    batch = orjson.dumps(list(rows), default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    result = await conn.execute(statement, {"batch": batch})
     return list(result.scalars()) if returning else []

@@ -64,13 +64,19 @@ def within_batch(
     """`known` (matches with open cases) completed by matches among the batch: a report that matched nothing
     joins the case of the first earlier report of the batch it duplicates."""
     matches = dict(known)
-    for i, report in enumerate(reports):
-        if report.report_id in matches:
-            continue
-        for earlier in reports[:i]:
-            if same_problem(earlier, report, rules[report.category]):
-                matches[report.report_id] = matches.get(
-                    earlier.report_id, Match(case_id_for(earlier.report_id), earlier.report_id)
-                )
-                break
+    # Only reports of the same category can match: comparing within each category, in batch order, finds
+    # the same first earlier report as comparing with all of them (500 reports of 30 categories: 4,000
+    # comparisons instead of 125,000).
+    earlier_of: dict[str, list[ReportSubmitted]] = {}
+    for report in reports:
+        earlier = earlier_of.setdefault(report.category, [])
+        if report.report_id not in matches:
+            rule = rules[report.category]
+            for other in earlier:
+                if same_problem(other, report, rule):
+                    matches[report.report_id] = matches.get(
+                        other.report_id, Match(case_id_for(other.report_id), other.report_id)
+                    )
+                    break
+        earlier.append(report)
     return matches

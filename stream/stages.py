@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from geo.versions import read_versions
 from infra.db import async_engine
 from stream.app import (
+    app,
     case_commands_topic,
     deadletter_topic,
     routed_topic,
@@ -62,8 +63,14 @@ Send = tuple[Any, bytes, bytes]  # (faust topic, key, value)
 
 
 async def _send_batch(sends: Sequence[Send]) -> list[None]:
-    # Await the broker's acknowledgement of every output before the batch may be acknowledged.
-    futures = [await topic.send(key=key, value=value) for topic, key, value in sends]
+    # Await the broker's acknowledgement of every output before the batch may be acknowledged. Straight to
+    # the app's producer: Topic.send's per-record machinery (serializers, callbacks, FutureMessage) cost
+    # about a sixth of the worker's time, and our records are bytes already.
+    producer = app.producer
+    futures = [
+        await producer.send(topic.get_topic_name(), key, value, None, None, None)
+        for topic, key, value in sends
+    ]
     for future in futures:
         await future
     return []
