@@ -29,7 +29,8 @@ write_stamp() { printf '%s\n' "$2" >"$STAMPS/$1"; }
 # --- (a) system packages -------------------------------------------------------------------------
 STEP="apt"
 [[ $EUID -eq 0 ]] || fail "run as root: apt-get and the postgres user need it"
-want=(postgresql-15-postgis-3 libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1 libgl1 xvfb chromium fonts-wqy-microhei)
+# wrk drives the API in benchmarks/throughput_bench.py (a C load generator: Python clients are slower than the API).
+want=(postgresql-15-postgis-3 libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1 libgl1 xvfb chromium fonts-wqy-microhei wrk)
 # Java 8 says "1.8.0", 17 says "17.0.x": the first number is the major version from 9 on.
 java_ok() {
   local major
