@@ -20,6 +20,7 @@ from api.events.routes import router as events_router
 from api.exports.routes import router as exports_router
 from api.limits import BodySizeLimit
 from api.map.routes import router as map_router
+from api.open311.routes import router as open311_router
 from api.ops.lag import KafkaProbe
 from api.ops.metrics import RequestMetrics
 from api.ops.routes import router as ops_router
@@ -73,6 +74,7 @@ def create_app() -> FastAPI:
     app.include_router(queues_router)
     app.include_router(ops_router)
     app.include_router(events_router)
+    app.include_router(open311_router)
     app.include_router(map_router)
     mount_dashboard(app)  # last: its mounts and / must not shadow an API route
     return app
