@@ -10,13 +10,16 @@ from typing import Any
 import httpx
 from openpyxl import load_workbook
 
-from tests.e2e.test_view import AHEAD, listed, view
+from tests.e2e.test_view import AHEAD, listed, read_headers, view
+from tests.e2e.test_view import reader as reader  # an autouse fixture: the dispatch center reads
 from tests.e2e.test_view import scenario as scenario  # a fixture: pytest finds it by this name
 from tests.fixtures import LiveSystem
 
 
 def fetch(system: LiveSystem, path: str, **params: str) -> httpx.Response:
-    answer = httpx.get(f"{system.api_url}/api/v1/exports/{path}", params=params, timeout=60)
+    answer = httpx.get(
+        f"{system.api_url}/api/v1/exports/{path}", params=params, headers=read_headers(), timeout=60
+    )
     assert answer.status_code == 200, answer.text
     return answer
 
@@ -66,5 +69,7 @@ def test_the_indicators_export_has_the_area_and_each_child_with_the_views_figure
 
 
 def test_an_export_with_a_bad_filter_is_a_422_naming_it(live_system: LiveSystem):
-    answer = httpx.get(f"{live_system.api_url}/api/v1/exports/cases.csv", params={"category": "x"})
+    answer = httpx.get(
+        f"{live_system.api_url}/api/v1/exports/cases.csv", params={"category": "x"}, headers=read_headers()
+    )
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["query", "category"]

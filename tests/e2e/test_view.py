@@ -51,12 +51,13 @@ def community(system: LiveSystem) -> tuple[str, list[tuple[float, float]]]:
 
 
 def open_case(
-    system: LiveSystem, spot: tuple[float, float], category: str, headers: dict[str, str]
+    system: LiveSystem, spot: tuple[float, float], category: str, reporter: str, headers: dict[str, str]
 ) -> dict[str, Any]:
     """A case opened by a report at `spot`, as its row stands (read from the database: what the API shows
     of it is scoped to the caller)."""
-    body = report(*spot, category=category)
-    body.pop("reporter_id")  # the signed-in reporter (the dispatch center, as for a 12345 call)
+    body = report(
+        *spot, category=category, reporter_id=reporter
+    )  # as for a 12345 call to the dispatch center
     answer = httpx.post(f"{system.api_url}/api/v1/reports", json=body, headers=headers)
     assert answer.status_code == 202, answer.text
     query = text(
@@ -144,11 +145,11 @@ def scenario(live_system: LiveSystem, accounts: Accounts) -> dict[str, Any]:
 def make_scenario(live_system: LiveSystem, accounts: Accounts) -> dict[str, Any]:
     code, spots = community(live_system)
     s = iter(spots)
-    reporter = accounts.headers(Role.CITY_DISPATCH)
+    reporter = (accounts.users[Role.CITY_DISPATCH].username, accounts.headers(Role.CITY_DISPATCH))
     cases: dict[str, dict[str, Any]] = {}
     for name in ("closed", "rework", "postponed", "returned", "redispatched", "voided", "suspended", "up"):
-        cases[name] = open_case(live_system, next(s), GARDENS, reporter)
-    cases["plain"] = open_case(live_system, next(s), STREETS, reporter)
+        cases[name] = open_case(live_system, next(s), GARDENS, *reporter)
+    cases["plain"] = open_case(live_system, next(s), STREETS, *reporter)
     who = people(live_system, code, cases["closed"]["department"]["code"])
 
     def a(name: str, action: str, **fields: object) -> None:
@@ -175,8 +176,24 @@ def make_scenario(live_system: LiveSystem, accounts: Accounts) -> dict[str, Any]
     return {"community": code, "cases": cases, "lead": lead}
 
 
+# Who reads: the dispatch center, which sees the whole city (the header is set by the `reader` fixture).
+READER: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def reader(accounts: Accounts) -> None:
+    READER["accounts"] = accounts
+
+
+def read_headers() -> dict[str, str]:
+    accounts: Accounts = READER["accounts"]
+    return accounts.headers(Role.CITY_DISPATCH)
+
+
 def view(system: LiveSystem, code: str, **params: Any) -> dict[str, Any]:
-    answer = httpx.get(f"{system.api_url}/api/v1/views/{code}", params=params, timeout=30)
+    answer = httpx.get(
+        f"{system.api_url}/api/v1/views/{code}", params=params, headers=read_headers(), timeout=30
+    )
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -186,7 +203,9 @@ def listed(system: LiveSystem, link: str) -> set[str]:
     ids: set[str] = set()
     page = 1
     while True:
-        answer = httpx.get(f"{system.api_url}{link}&page={page}", timeout=30)  # params= would drop the link's
+        answer = httpx.get(
+            f"{system.api_url}{link}&page={page}", headers=read_headers(), timeout=30
+        )  # params= would drop the link's
         assert answer.status_code == 200, answer.text
         body = answer.json()
         ids |= {item["case_id"] for item in body["items"]}
@@ -290,7 +309,7 @@ def test_filters_by_category_department_and_period(live_system: LiveSystem, scen
 )
 def test_a_bad_filter_is_a_422_naming_the_field(live_system: LiveSystem, params: dict[str, str], field: str):
     for url in (f"/api/v1/views/{DISTRICT}", f"/api/v1/cases?area_code={DISTRICT}"):
-        answer = httpx.get(f"{live_system.api_url}{url}", params=params)
+        answer = httpx.get(f"{live_system.api_url}{url}", params=params, headers=read_headers())
         assert answer.status_code == 422, (url, answer.text)
         assert ["query", field] in [e["loc"] for e in answer.json()["detail"]]
 
