@@ -1,13 +1,16 @@
 """The app's submit path without a window: save reports to the outbox and send them, as the phone does.
 
 Used by the kill test (a separate process killed at random moments) and handy for trying a server:
-    python -m field_app.headless --data /tmp/phone --server http://127.0.0.1:8000 --worker wg-0001 --cycles 10
+    GRIDFLOW_FIELD_PASSWORD=… python -m field_app.headless --data /tmp/phone --server http://127.0.0.1:8000 \
+        --worker wg_zhongshan_01 --cycles 10
+The password comes from the environment, never the command line (which every user of the machine can read).
 Each saved report is printed as `saved <report_id>` once it is committed, so a watcher knows what must arrive.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import datetime
@@ -16,6 +19,7 @@ from pathlib import Path
 from field_app.core.models import LocationFix, ReportStatus
 from field_app.core.service import FieldService
 
+PASSWORD_ENV = "GRIDFLOW_FIELD_PASSWORD"
 ZHONGSHAN = LocationFix(lon=121.6447, lat=38.9206, accuracy_m=10.0)
 
 
@@ -25,8 +29,9 @@ def _say(line: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     service = FieldService(Path(args.data), start_worker=False)
-    if not service.signed_in or service.server_url != args.server.rstrip("/"):
-        service.sign_in(args.worker, args.server)
+    same = service.server_url == args.server.rstrip("/") and service.username == args.worker
+    if not service.signed_in or not same:
+        service.sign_in(args.worker, os.environ.get(PASSWORD_ENV, ""), args.server)
     # Cycles already in the outbox (from runs that were killed) are not made again: the phone would not
     # re-type a report the worker already saved.
     done = len(service.outbox.entries())
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="the phone's data folder (outbox database, photos)")
     parser.add_argument("--server", required=True)
-    parser.add_argument("--worker", default="wg-headless")
+    parser.add_argument("--worker", required=True, help=f"the account's username (password: ${PASSWORD_ENV})")
     parser.add_argument("--cycles", type=int, default=1, help="reports to save in total, across restarts")
     parser.add_argument("--category", default="10101", help="a code from GET /api/v1/categories")
     parser.add_argument("--label", default="无窗口上报")

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from field_app.core.auth import Auth, Session, SignedOut
+
 UPLOAD_CHUNK = 256 * 1024
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 FIELD_NAMES = {
@@ -52,7 +54,7 @@ class Answer:
 
 
 class AttachmentRefused(Exception):
-    """413/415/422 for a photo: sending it again will not help."""
+    """413/415/422 (or 403: not this account's to attach to) for a photo: sending it again will not help."""
 
 
 def describe_error(response: httpx.Response) -> str:
@@ -110,7 +112,7 @@ def _item_answer(item: dict[str, Any]) -> Answer:
     return Answer(Outcome.SERVER_ERROR, f"服务器错误 {status}")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def retry_after_of(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
         return None
@@ -121,8 +123,16 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class ApiClient:
-    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, timeout: float = 15.0):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 15.0,
+        auth: Auth | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
+        self.auth = auth  # None: anonymous (the sign-in itself)
         self.batch_supported: bool | None = None  # False once the server said it has no batch endpoint
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -134,18 +144,62 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def send(self, method: str, url: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        """One request as given: with `token` as its bearer, else anonymous (the sign-in itself)."""
+        if token is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Authorization": f"Bearer {token}"}
         try:
             return self._http.request(method, url, **kwargs)
         except httpx.TransportError as exc:  # connect, read, write, timeout, protocol
             raise NetworkError(_network_reason(exc)) from exc
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send with the session's bearer token. A 401 renews the token once and sends again; a refused
+        renewal ends the session (SignedOut), so the caller pauses instead of dropping its work."""
+        if self.auth is None:
+            return self.send(method, url, **kwargs)
+        if self.auth.due_for_renewal():
+            self._renew(self.auth.access_token())
+        token = self.auth.access_token()
+        if token is None:
+            raise SignedOut("请先登录")
+        response = self.send(method, url, token=token, **kwargs)
+        if response.status_code != 401:
+            return response
+        self._renew(token)
+        response = self.send(method, url, token=self.auth.access_token(), **kwargs)
+        if response.status_code == 401:
+            self.auth.end()
+            raise SignedOut()
+        return response
+
+    def _renew(self, stale: str | None) -> None:
+        """A new token pair for the refresh token, unless another thread already replaced `stale`."""
+        assert self.auth is not None
+        with self.auth.lock:
+            session = self.auth.session
+            if session is None:
+                raise SignedOut()
+            if session.access_token != stale:
+                return
+            body = {"refresh_token": session.refresh_token}
+            response = self.send("POST", "/api/v1/auth/refresh", json=body)
+            if response.status_code == 200:
+                answer = response.json()
+                self.auth.start(Session.from_answer(session.username, answer, self.auth.clock.now()))
+                return
+            if response.status_code in (400, 401, 403, 422):
+                self.auth.end()
+                raise SignedOut()
+            # 503, 5xx: the server cannot say now; the tokens are kept and the pass tried again later.
+            raise NetworkError(f"登录续期失败：HTTP {response.status_code}")
 
     def submit_reports(self, payloads: list[dict[str, Any]]) -> list[Answer] | None:
         """Send several reports in one request (POST /api/v1/reports/batch): one answer per payload, in
         order. None when the server does not take them as a batch — an older server without the endpoint
         (404/405, remembered in `batch_supported`), or one that refuses the batch's form (413/422) — and
         they are to be sent one at a time."""
-        response = self._request("POST", "/api/v1/reports/batch", json={"reports": payloads})
+        response = self.request("POST", "/api/v1/reports/batch", json={"reports": payloads})
         code = response.status_code
         if code in (404, 405):
             self.batch_supported = False
@@ -166,7 +220,7 @@ class ApiClient:
         return answers
 
     def submit_report(self, payload: dict[str, Any]) -> Answer:
-        return self._answer(self._request("POST", "/api/v1/reports", json=payload))
+        return self._answer(self.request("POST", "/api/v1/reports", json=payload))
 
     def _answer(self, response: httpx.Response) -> Answer:
         code = response.status_code
@@ -177,14 +231,14 @@ class ApiClient:
         if code == 422:
             return Answer(Outcome.INVALID, describe_error(response))
         if code in (429, 503):
-            return Answer(Outcome.UNAVAILABLE, "服务器暂时不可用", _retry_after(response))
+            return Answer(Outcome.UNAVAILABLE, "服务器暂时不可用", retry_after_of(response))
         if code >= 500:
             return Answer(Outcome.SERVER_ERROR, f"服务器错误 {code}")
         return Answer(Outcome.REJECTED, describe_error(response) or f"HTTP {code}")
 
     def report_state(self, report_id: str) -> dict[str, Any] | None:
         """The server's view of a report; None while it has not been processed yet (404)."""
-        response = self._request("GET", f"/api/v1/reports/{report_id}")
+        response = self.request("GET", f"/api/v1/reports/{report_id}")
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -192,20 +246,23 @@ class ApiClient:
         return dict(response.json())
 
     def categories(self) -> list[dict[str, Any]]:
-        response = self._request("GET", "/api/v1/categories")
+        response = self.request("GET", "/api/v1/categories")
         if response.status_code != 200:
             raise NetworkError(f"下载类别失败：HTTP {response.status_code}")
         return list(response.json())
 
-    def upload_photo(self, report_id: str, sha256: str, path: Path, content_type: str) -> None:
+    def upload_photo(
+        self, report_id: str, sha256: str, path: Path, content_type: str, *, missing_is_final: bool = False
+    ) -> None:
         """Resumable upload: ask how much the server holds, then send the rest in chunks.
 
         Protocol (see api/attachments.py): PUT .../attachments/{sha256} with `Content-Range: bytes */N` asks;
         308 with `Range: bytes=0-K` means K+1 bytes are held; 200/201 means the server has the whole photo.
+        A 404 is "not yet" for a report just accepted (retried), final for an older one (`missing_is_final`).
         """
         url = f"/api/v1/reports/{report_id}/attachments/{sha256}"
         total = path.stat().st_size
-        offset = self._upload_step(url, content_type, f"bytes */{total}", b"")
+        offset = self._upload_step(url, content_type, f"bytes */{total}", b"", missing_is_final)
         with path.open("rb") as fh:
             while offset is not None:
                 fh.seek(offset)
@@ -213,12 +270,14 @@ class ApiClient:
                 if not chunk:
                     raise AttachmentRefused("服务器未确认照片已完整接收")
                 content_range = f"bytes {offset}-{offset + len(chunk) - 1}/{total}"
-                offset = self._upload_step(url, content_type, content_range, chunk)
+                offset = self._upload_step(url, content_type, content_range, chunk, missing_is_final)
 
-    def _upload_step(self, url: str, content_type: str, content_range: str, body: bytes) -> int | None:
+    def _upload_step(
+        self, url: str, content_type: str, content_range: str, body: bytes, missing_is_final: bool
+    ) -> int | None:
         """Send one PUT; the next offset to send from, or None when the upload is complete."""
         headers = {"Content-Range": content_range, "Content-Type": content_type}
-        response = self._request("PUT", url, content=body, headers=headers)
+        response = self.request("PUT", url, content=body, headers=headers)
         code = response.status_code
         if code in (200, 201):
             return None
@@ -227,6 +286,8 @@ class ApiClient:
             return int(held.rsplit("-", 1)[1]) + 1 if held else 0
         if code in (413, 415, 422, 416):
             raise AttachmentRefused(describe_error(response))
+        if code == 403 or (code == 404 and missing_is_final):
+            raise AttachmentRefused(describe_error(response) or f"HTTP {code}")
         raise NetworkError(f"上传照片失败：HTTP {code}")
 
 

@@ -1,4 +1,5 @@
-"""The app's one SQLite file: outbox, attachments, cached categories and preferences."""
+"""The app's one SQLite file: outbox (reports and case actions), attachments, cached categories and queues,
+preferences. Never the session's tokens: those live in a file of their own (core/auth.py)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,41 @@ MIGRATIONS: tuple[str, ...] = (
     # 1. The content_hash of the API's 202: what the server accepted from this phone under the report_id,
     #    so that a status naming other content for the id shows as a conflict (issue 8).
     "ALTER TABLE reports ADD COLUMN content_hash TEXT",
+    # 2-4. The outbox of case actions (核查 and later others): what the worker did to a case, committed before
+    #    anything is sent, sent with its action_id as the Idempotency-Key (issue 10).
+    """CREATE TABLE case_actions (
+        action_id TEXT PRIMARY KEY,       -- the Idempotency-Key, made once when saved
+        case_id TEXT NOT NULL,
+        action TEXT NOT NULL,             -- verify
+        actor TEXT NOT NULL,              -- the username that acted: sent only while they are signed in
+        fields TEXT NOT NULL,             -- JSON of what the worker entered (passed, note)
+        body TEXT,                        -- the exact JSON sent, frozen at the first send (photos settled)
+        upload_report_id TEXT,            -- where its photos go: the case's first report
+        summary TEXT NOT NULL,            -- JSON of the case as listed (category, place, department)
+        created_at REAL NOT NULL,
+        status TEXT NOT NULL,             -- waiting | sending | applied | refused
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT,                  -- why the last try did not get through (network, 5xx, 504)
+        outcome_error TEXT,               -- refused: the server's code (illegal_transition, forbidden...)
+        outcome_detail TEXT,              -- refused: the server's words
+        case_state TEXT,                  -- the case's state in the server's answer
+        case_state_label TEXT,
+        done_at REAL
+    )""",
+    """CREATE TABLE case_action_photos (
+        action_id TEXT NOT NULL REFERENCES case_actions (action_id),
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        uploaded INTEGER NOT NULL DEFAULT 0,
+        error TEXT,                       -- refused by the server: the action goes without it
+        PRIMARY KEY (action_id, sha256)
+    )""",
+    "CREATE INDEX case_actions_by_status ON case_actions (status, next_attempt_at)",
+    # 5. Lists from the server kept for offline use (the 核查 queue), one JSON body per key.
+    "CREATE TABLE cache (key TEXT PRIMARY KEY, fetched_at REAL NOT NULL, body TEXT NOT NULL)",
 )
 
 

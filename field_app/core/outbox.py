@@ -281,44 +281,41 @@ class Outbox:
             found[ReportStatus(row["status"])] = row["n"]
         return found
 
-    def latest_area(self) -> dict[str, str | None] | None:
-        """The area of the newest routed report: the app's best guess of the worker's own grid."""
-        rows = self.db.query("SELECT area FROM reports WHERE area IS NOT NULL ORDER BY sent_at DESC LIMIT 1")
-        return json.loads(rows[0]["area"]) if rows else None
-
-    def due(self, now: float) -> list[OutboxEntry]:
+    # `reporter`: only that account's reports. The server takes a report only from its reporter's token, so
+    # a report saved under another account (a shared phone, a shift change) waits for that account's sign-in.
+    def due(self, now: float, *, reporter: str | None = None) -> list[OutboxEntry]:
         """Reports to send now, oldest first."""
         rows = self.db.query(
             "SELECT * FROM reports WHERE status = ? AND next_attempt_at <= ? ORDER BY created_at",
             (ReportStatus.WAITING, now),
         )
-        return self._entries(rows)
+        return self._entries(_by(rows, reporter))
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, *, reporter: str | None = None) -> float | None:
         rows = self.db.query(
-            "SELECT min(t) AS t FROM (SELECT min(next_attempt_at) AS t FROM reports WHERE status = ?"
-            " UNION ALL SELECT min(next_check_at) FROM reports"
-            " WHERE status = ? AND next_check_at IS NOT NULL)",
+            "SELECT next_attempt_at AS t, payload FROM reports WHERE status = ?"
+            " UNION ALL SELECT next_check_at, payload FROM reports"
+            " WHERE status = ? AND next_check_at IS NOT NULL",
             (ReportStatus.WAITING, ReportStatus.SENT),
         )
-        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+        return min((row["t"] for row in _by(rows, reporter)), default=None)
 
-    def photos_to_upload(self) -> list[tuple[str, AttachmentState]]:
+    def photos_to_upload(self, *, reporter: str | None = None) -> list[tuple[str, AttachmentState]]:
         """Photos of accepted reports that the server does not hold yet (and did not refuse)."""
         rows = self.db.query(
-            "SELECT a.* FROM attachments a JOIN reports r USING (report_id)"
+            "SELECT a.*, r.payload FROM attachments a JOIN reports r USING (report_id)"
             " WHERE r.status = ? AND a.uploaded = 0 AND a.error IS NULL ORDER BY r.created_at",
             (ReportStatus.SENT,),
         )
-        return [(row["report_id"], _attachment(row)) for row in rows]
+        return [(row["report_id"], _attachment(row)) for row in _by(rows, reporter)]
 
-    def to_check(self, now: float) -> list[OutboxEntry]:
+    def to_check(self, now: float, *, reporter: str | None = None) -> list[OutboxEntry]:
         rows = self.db.query(
             "SELECT * FROM reports WHERE status = ? AND next_check_at IS NOT NULL AND next_check_at <= ?"
             " ORDER BY created_at",
             (ReportStatus.SENT, now),
         )
-        return self._entries(rows)
+        return self._entries(_by(rows, reporter))
 
     def _entries(self, rows: list[Any]) -> list[OutboxEntry]:
         if not rows:
@@ -329,6 +326,13 @@ class Outbox:
         for arow in self.db.query(f"SELECT * FROM attachments WHERE report_id IN ({marks})", tuple(ids)):
             by_report.setdefault(arow["report_id"], []).append(_attachment(arow))
         return [_entry(row, by_report.get(row["report_id"], [])) for row in rows]
+
+
+def _by(rows: list[Any], reporter: str | None) -> list[Any]:
+    """The rows whose frozen payload names `reporter` (all of them for None)."""
+    if reporter is None:
+        return rows
+    return [row for row in rows if json.loads(row["payload"]).get("reporter_id") == reporter]
 
 
 def _attachment(row: Any) -> AttachmentState:

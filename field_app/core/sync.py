@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from field_app.core.action_sync import ActionSender
+from field_app.core.actions import ActionOutbox
 from field_app.core.api_client import Answer, ApiClient, AttachmentRefused, NetworkError, Outcome
+from field_app.core.auth import SignedOut
 from field_app.core.backoff import Backoff
 from field_app.core.clock import Clock
 from field_app.core.models import FailureKind, ReportStatus
@@ -49,32 +52,64 @@ class PassResult:
     failed: int = 0
     photos: int = 0
     checked: int = 0
+    actions: int = 0  # case actions answered (applied or refused)
     offline: str | None = None  # why the pass stopped early: no point hammering a dead link
+    signed_out: bool = False  # the server ended the session: nothing more is sent until the next sign-in
 
     @property
     def changed(self) -> bool:
-        return bool(self.sent or self.failed or self.photos or self.checked or self.offline)
+        return (
+            bool(self.sent or self.failed or self.photos or self.checked or self.actions or self.offline)
+            or self.signed_out
+        )
 
 
 class SyncEngine:
-    def __init__(self, outbox: Outbox, client: ApiClient, clock: Clock, backoff: Backoff | None = None):
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: ApiClient,
+        clock: Clock,
+        backoff: Backoff | None = None,
+        actions: ActionOutbox | None = None,
+    ):
         self.outbox = outbox
         self.client = client
         self.clock = clock
         self.backoff = backoff or Backoff()
+        self.actions = actions
+        self.sender = ActionSender(actions, client, clock, self.backoff) if actions else None
         self.link_failures = 0  # consecutive passes that found no server
         self.offline_until = 0.0
         self.last_offline_reason: str | None = None
 
+    @property
+    def user(self) -> str | None:
+        """Whose work is sent: the signed-in account's (None: anonymous client, everything)."""
+        return self.client.auth.username if self.client.auth is not None else None
+
+    @property
+    def paused(self) -> bool:
+        """Signed out (or the server ended the session): work waits in the outbox for the next sign-in."""
+        return self.client.auth is not None and self.client.auth.session is None
+
     def run_once(self) -> PassResult:
         result = PassResult()
         now = self.clock.now()
-        if now < self.offline_until:
+        if now < self.offline_until or self.paused:
             return result
         try:
             self._send_reports(result)
             self._upload_photos(result)
             self._check_routing(result)
+            self._send_actions(result)
+        except SignedOut:
+            # Whatever was in flight goes back to waiting, untouched: it is sent after the next sign-in.
+            self.outbox.recover()
+            if self.actions is not None:
+                self.actions.recover()
+            result.signed_out = True
+            return result
         except NetworkError as exc:
             self.link_failures += 1
             delay = self.backoff.delay(self.link_failures, getattr(exc, "retry_after", None))
@@ -86,16 +121,23 @@ class SyncEngine:
         return result
 
     def next_wakeup(self) -> float | None:
-        """When the next pass has work to do (None: nothing is queued)."""
-        due = self.outbox.next_due_at()
-        if self.outbox.photos_to_upload():
+        """When the next pass has work to do (None: nothing is queued, or nobody is signed in)."""
+        if self.paused:
+            return None
+        user = self.user
+        due = self.outbox.next_due_at(reporter=user)
+        if self.outbox.photos_to_upload(reporter=user):
             due = self.clock.now() if due is None else min(due, self.clock.now())
+        if self.actions is not None and user is not None:
+            action_due = self.actions.next_due_at(actor=user)
+            if action_due is not None:
+                due = action_due if due is None else min(due, action_due)
         if due is None:
             return None
         return max(due, self.offline_until)
 
     def _send_reports(self, result: PassResult) -> None:
-        due = self.outbox.due(self.clock.now())
+        due = self.outbox.due(self.clock.now(), reporter=self.user)
         if len(due) > 1 and self.client.batch_supported is not False:
             due = self._send_batches(due, result)
         for entry in due:
@@ -157,7 +199,7 @@ class SyncEngine:
             result.failed += 1
 
     def _upload_photos(self, result: PassResult) -> None:
-        for report_id, photo in self.outbox.photos_to_upload():
+        for report_id, photo in self.outbox.photos_to_upload(reporter=self.user):
             try:
                 self.client.upload_photo(report_id, photo.sha256, Path(photo.path), photo.content_type)
             except AttachmentRefused as exc:
@@ -172,13 +214,21 @@ class SyncEngine:
             result.photos += 1
 
     def _check_routing(self, result: PassResult) -> None:
-        for entry in self.outbox.to_check(self.clock.now()):
+        for entry in self.outbox.to_check(self.clock.now(), reporter=self.user):
             state = self.client.report_state(entry.report_id)
             next_at = self.clock.now() + CHECK_BACKOFF.delay(self._checks(entry.report_id) + 1)
             if self.outbox.record_server_state(entry.report_id, state, next_check_at=next_at):
                 log.warning("report %s: the server holds other content under its id", entry.report_id)
                 result.failed += 1
             result.checked += 1
+
+    def _send_actions(self, result: PassResult) -> None:
+        if self.sender is None or self.user is None:
+            return
+        tally = self.sender.run(self.user)
+        result.actions += tally.applied + tally.refused
+        result.failed += tally.refused
+        result.photos += tally.photos
 
     def _checks(self, report_id: str) -> int:
         rows = self.outbox.db.query("SELECT checks FROM reports WHERE report_id = ?", (report_id,))

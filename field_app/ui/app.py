@@ -17,6 +17,8 @@ from kivy.clock import mainthread
 from kivy.core.window import Window
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from field_app.core.api_client import NetworkError
+from field_app.core.auth import SignedOut
 from field_app.core.service import FieldService
 from field_app.core.sync import PassResult
 from field_app.devices.camera import PhotoSource, default_camera, default_gallery
@@ -27,7 +29,8 @@ from field_app.ui.screens.new_report import NewReportScreen
 from field_app.ui.screens.outbox import OutboxScreen
 from field_app.ui.screens.settings import SettingsScreen
 from field_app.ui.screens.signin import SignInScreen
-from field_app.ui.screens.tasks import TasksScreen
+from field_app.ui.screens.verify import VerifyListScreen
+from field_app.ui.screens.verify_form import VerifyFormScreen
 
 SCREENS = (
     SignInScreen,
@@ -36,8 +39,11 @@ SCREENS = (
     CategoryScreen,
     OutboxScreen,
     SettingsScreen,
-    TasksScreen,
+    VerifyListScreen,
+    VerifyFormScreen,
 )
+# The screens that show outbox state, redrawn when the sync thread reports a change.
+LIVE_SCREENS = ("home", "outbox", "verify")
 
 
 def default_location() -> LocationSource:
@@ -79,6 +85,8 @@ class FieldApp(App):
         self.service.listeners.append(self._outbox_changed)
         self.manager.current = "home" if self.service.signed_in else "signin"
         Window.bind(on_keyboard=self._on_key)
+        if self.service.signed_in:
+            self.background(self._catch_up, self._caught_up)
         return self.manager
 
     def go(self, name: str) -> None:
@@ -90,14 +98,41 @@ class FieldApp(App):
         return self.manager.get_screen(name)
 
     @mainthread
-    def _outbox_changed(self, _result: PassResult) -> None:
+    def _outbox_changed(self, result: PassResult) -> None:
+        if result.signed_out:
+            self.session_lost()
+            return
         self.refresh()
 
     def refresh(self) -> None:
         """Redraw the screens that show outbox state."""
         assert self.manager is not None
-        for name in ("home", "outbox"):
+        for name in LIVE_SCREENS:
             self.manager.get_screen(name).refresh()
+
+    def signed_in(self) -> None:
+        """After a sign-in: home at once, then the categories and the grids' names in the background."""
+        self.go("home")
+        self.background(self._catch_up, self._caught_up)
+
+    def session_lost(self) -> None:
+        """The server ended the session: back to sign-in, which says why (the outbox waits)."""
+        self.go("signin")
+
+    def _catch_up(self) -> None:
+        """What a fresh session needs from the server; offline, the cached lists serve."""
+        service = self.service
+        for step in (service.refresh_categories, service.refresh_account, service.load_verify_queue):
+            try:
+                step()
+            except NetworkError:
+                return
+
+    def _caught_up(self, _result: object, error: Exception | None) -> None:
+        if isinstance(error, SignedOut):
+            self.session_lost()
+        elif self.manager is not None:
+            self.refresh()
 
     def background(self, work: Callable[[], Any], done: Callable[[Any, Exception | None], None]) -> None:
         """Run network work off the UI thread; `done(result, error)` runs back on it."""

@@ -12,7 +12,8 @@ from field_app.core.backoff import Backoff
 from field_app.core.clock import FakeClock
 from field_app.core.models import Draft, LocationFix
 from field_app.core.service import FieldService
-from tests.field_app.fake_api import FakeApi
+from tests.field_app.fake_api import WORKER, FakeApi
+from tests.field_app.fake_auth import PASSWORD
 from tests.field_app.images import write_png
 
 ZHONGSHAN_SQUARE = LocationFix(lon=121.6447, lat=38.9206, accuracy_m=8.0)
@@ -37,7 +38,8 @@ def service(tmp_path: Path, fake_api: FakeApi, clock: FakeClock) -> Iterator[Fie
         backoff=Backoff(rng=random.Random(7)),
         start_worker=False,
     )
-    svc.sign_in("wg-0001", "http://api.test")
+    svc.sign_in(WORKER, PASSWORD, "http://api.test")
+    fake_api.requests.clear()  # each test sees the requests it caused
     yield svc
     svc.close()
 

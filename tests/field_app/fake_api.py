@@ -2,7 +2,8 @@
 
 One object serves two ways: as an httpx.MockTransport handler (unit tests, no sockets) and over real HTTP on
 loopback (screen tests and the kill test, where the app runs in another process). The photo store is the
-real one from api/attachments.py, so the app's resumable uploads meet the real protocol.
+real one from api/attachments.py, so the app's resumable uploads meet the real protocol. Every route but
+sign-in asks for a bearer token (fake_auth.py); the 核查 queue and case actions are in fake_cases.py.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import httpx
 
 from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored
 from api.errors import DEFAULT_STATUS_CODES, GridflowError
+from tests.field_app.fake_auth import PASSWORD, FakeAccounts, FakeUser, problem, unauthorized
+from tests.field_app.fake_cases import FakeCases
 
 # Codes as in geo/catalog.py: kind (1 部件, 2 事件) + 大类 + 小类.
 CATEGORIES = [
@@ -72,6 +75,7 @@ DEPARTMENT = {"code": "210202-CG", "name": "中山区城市管理局"}
 AREA = {"city": "210200000000", "district": "210202000000", "township": "210202001000", "community": None}
 _REPORT = re.compile(r"^/api/v1/reports/([0-9a-f-]{36})$")
 _PHOTO = re.compile(r"^/api/v1/reports/([0-9a-f-]{36})/attachments/([0-9a-f]{64})$")
+WORKER = "wg-0001"  # the grid worker every fake knows, password fake_auth.PASSWORD
 _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+)$")
 
 
@@ -92,6 +96,11 @@ class FakeApi:
         self.delay_s = 0.0  # per request, so that a kill lands inside a request more often
         self.batch = True  # False: answer as an API older than batch intake (404 on /batch)
         self.batch_sizes: list[int] = []  # reports per batch request received
+        self.accounts = FakeAccounts()
+        self.accounts.add(WORKER, password=PASSWORD)
+        self.cases = FakeCases()
+        self.reporters: dict[str, str] = {}  # report_id → who reported it: only they add its photos
+        self.authorizations: list[str | None] = []  # the Authorization header of every request
 
     def other_content_first(self, report_id: str, other: dict[str, Any]) -> None:
         """Simulate the race of issue 8: `other` (same id, other content) reached the stream just before the
@@ -107,19 +116,31 @@ class FakeApi:
             time.sleep(self.delay_s)
         path, method = request.url.path, request.method
         self.requests.append((method, path, request.headers.get("content-range")))
+        self.authorizations.append(request.headers.get("authorization"))
+        with self.lock:
+            answer = self.accounts.handle(request)
+            user = self.accounts.caller(request)
+        if answer is not None:
+            return answer
+        if user is None:  # every /api/v1 route but sign-in asks for a token
+            return (
+                unauthorized() if request.headers.get("authorization") else unauthorized("not_authenticated")
+            )
         if method == "GET" and path == "/api/v1/categories":
             return httpx.Response(200, json=CATEGORIES)
         if method == "POST" and path == "/api/v1/reports":
-            return self._submit(json.loads(request.content or b"null"))
+            return self._submit(json.loads(request.content or b"null"), user)
         if method == "POST" and path == "/api/v1/reports/batch" and self.batch:
-            return self._submit_batch(json.loads(request.content or b"null"))
+            return self._submit_batch(json.loads(request.content or b"null"), user)
         if (match := _REPORT.match(path)) and method == "GET":
             return self._status(match.group(1))
         if (match := _PHOTO.match(path)) and method == "PUT":
-            return self._photo(match.group(1), match.group(2), request)
-        return httpx.Response(404, json={"detail": "Not Found"})
+            return self._photo(match.group(1), match.group(2), request, user)
+        with self.lock:
+            answer = self.cases.handle(request, user)
+        return answer or httpx.Response(404, json={"error": "not_found", "detail": "Not Found"})
 
-    def _submit(self, body: Any) -> httpx.Response:
+    def _submit(self, body: Any, user: FakeUser) -> httpx.Response:
         if self.unavailable:
             return httpx.Response(
                 503, headers={"Retry-After": "5"}, json={"detail": {"code": "broker_unavailable"}}
@@ -134,6 +155,9 @@ class FakeApi:
                 problems.append({"loc": ["body", name], "msg": "Field required", "type": "missing"})
         if body.get("category") not in {c["code"] for c in CATEGORIES}:
             problems.append({"loc": ["body", "category"], "msg": "unknown category", "type": "invalid"})
+        if body.get("reporter_id", user.username) != user.username:
+            msg = f"reporter_id {body['reporter_id']!r} is not the signed-in user (不能以他人名义上报)"
+            problems.append({"loc": ["body", "reporter_id"], "msg": msg, "type": "invalid"})
         if problems:
             return httpx.Response(422, json={"detail": problems})
         rid = body["report_id"]
@@ -144,6 +168,7 @@ class FakeApi:
                     409, json={"detail": {"code": "report_id_conflict", "message": "编号已被其他内容使用"}}
                 )
             self.answers[rid] += 1
+            self.reporters.setdefault(rid, user.username)
             first = self._first_elsewhere.pop(rid, None)
             if first is None:
                 self.accepted[rid] = body
@@ -156,18 +181,18 @@ class FakeApi:
             answer["content_hash"] = content_hash(body)
         return httpx.Response(202, json=answer)
 
-    def _submit_batch(self, body: Any) -> httpx.Response:
+    def _submit_batch(self, body: Any, user: FakeUser) -> httpx.Response:
         """As api/reports/batch.py answers: 207 with one result per item, or 503 when nothing was taken."""
         reports = body.get("reports") if isinstance(body, dict) else None
         if not isinstance(reports, list) or not 1 <= len(reports) <= 500:
             problem = {"loc": ["body", "reports"], "msg": "1 to 500 reports", "type": "x"}
             return httpx.Response(422, json={"detail": [problem]})
         if self.unavailable:
-            return self._submit(reports[0])  # the 503 of the single path
+            return self._submit(reports[0], user)  # the 503 of the single path
         self.batch_sizes.append(len(reports))
         results = []
         for index, item in enumerate(reports):
-            answer = self._submit(item)
+            answer = self._submit(item, user)
             rid = item.get("report_id") if isinstance(item, dict) else None
             result: dict[str, Any] = {"index": index, "report_id": rid, "status": 202}
             if answer.status_code == 202:
@@ -198,7 +223,11 @@ class FakeApi:
             state["conflicts"] = list(self.conflicts.get(rid, []))
         return httpx.Response(200, json={"report_id": rid, **state})
 
-    def _photo(self, rid: str, sha: str, request: httpx.Request) -> httpx.Response:
+    def _photo(self, rid: str, sha: str, request: httpx.Request, user: FakeUser) -> httpx.Response:
+        reporter = self.reporters.get(rid)
+        if reporter is not None and reporter != user.username:  # as api/attachments: the reporter only
+            message = "仅该上报的上报人可上传照片 (only the report's reporter adds its photos)"
+            return problem(403, "forbidden", message, needed=[])
         match = _RANGE.match(request.headers.get("content-range", ""))
         if match is None:
             return httpx.Response(422, json={"detail": [{"loc": ["header", "content-range"], "msg": "bad"}]})
@@ -214,10 +243,10 @@ class FakeApi:
             else:
                 content_type = request.headers.get("content-type", "")
                 result = self.photos.put_chunk(_uuid(rid), sha, first, request.content, total, content_type)
-        except GridflowError as problem:
-            status = DEFAULT_STATUS_CODES[type(problem)]
-            loc = (problem.field or "body").split(".")
-            return httpx.Response(status, json={"detail": [{"loc": loc, "msg": problem.message}]})
+        except GridflowError as refusal:
+            status = DEFAULT_STATUS_CODES[type(refusal)]
+            loc = (refusal.field or "body").split(".")
+            return httpx.Response(status, json={"detail": [{"loc": loc, "msg": refusal.message}]})
         if isinstance(result, Stored):
             return httpx.Response(201 if result.created else 200, json={"sha256": sha, "size": result.size})
         return httpx.Response(308, headers={"Range": f"bytes=0-{result - 1}"} if result else {})

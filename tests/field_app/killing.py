@@ -16,6 +16,7 @@ from pathlib import Path
 from field_app.core.clock import SystemClock
 from field_app.core.db import Database
 from field_app.core.outbox import Outbox, OutboxEntry
+from field_app.headless import PASSWORD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +36,7 @@ def submit_with_kills(
     cycles: int,
     seed: int,
     worker: str,
+    password: str,
     photo: Path | None = None,
     photo_every: int = 0,
     max_wait_s: float = 0.15,
@@ -46,7 +48,7 @@ def submit_with_kills(
     command += ["--worker", worker, "--cycles", str(cycles), "--label", f"断电测试 {worker}"]
     if photo is not None:
         command += ["--photo", str(photo), "--photo-every", str(photo_every)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), PASSWORD_ENV: password}
     while result.runs < max_runs:
         result.runs += 1
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)

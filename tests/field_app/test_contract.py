@@ -16,7 +16,7 @@ from api.app import create_app
 from field_app.core.models import build_payload
 from field_app.core.service import FieldService
 from tests.field_app.conftest import complete_draft
-from tests.field_app.fake_api import FakeApi
+from tests.field_app.fake_api import WORKER, FakeApi
 from tests.field_app.openapi_check import problems
 
 
@@ -101,9 +101,12 @@ def test_fake_answers_conform_to_the_api_schemas(
     fake_api.other_content_first(draft.report_id, other)
     entry = service.submit(draft)
     service.sync_now()
-    accepted = fake_api.handle(httpx.Request("POST", "http://fake/api/v1/reports", json=other)).json()
+    auth = fake_api.accounts.headers(WORKER)
+    posted = httpx.Request("POST", "http://fake/api/v1/reports", json=other, headers=auth)
+    accepted = fake_api.handle(posted).json()
     assert problems(accepted, response_schema(spec, "/api/v1/reports", "post", "202"), spec) == []
-    status = fake_api.handle(httpx.Request("GET", f"http://fake/api/v1/reports/{entry.report_id}")).json()
+    asked = httpx.Request("GET", f"http://fake/api/v1/reports/{entry.report_id}", headers=auth)
+    status = fake_api.handle(asked).json()
     assert status["conflicts"]  # this test would prove nothing about an empty list
     fields = properties(spec, response_schema(spec, "/api/v1/reports/{report_id}", "get", "200"))
     for name in ("content_hash", "conflicts"):
@@ -143,7 +146,9 @@ def test_fake_batch_answer_conforms_to_the_api_schema(
     taken = service.submit(complete_draft(service, "编号已被占用")).payload
     fake_api.accepted[taken["report_id"]] = {**taken, "description": "另一份报告"}
     body = {"reports": [good, bad, taken, good]}
-    answer = fake_api.handle(httpx.Request("POST", "http://fake/api/v1/reports/batch", json=body))
+    auth = fake_api.accounts.headers(WORKER)
+    batch = httpx.Request("POST", "http://fake/api/v1/reports/batch", json=body, headers=auth)
+    answer = fake_api.handle(batch)
     assert answer.status_code == 207
     assert [r["status"] for r in answer.json()["results"]] == [202, 422, 409, 202]
     schema = response_schema(spec, "/api/v1/reports/batch", "post", "207")

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from field_app.core.models import ReportStatus
 from tests.field_app.fake_api import FakeApi
+from tests.field_app.fake_auth import PASSWORD
 from tests.field_app.images import write_png
 from tests.field_app.killing import submit_with_kills
 
 
 def test_killed_app_delivers_every_report_exactly_once(tmp_path: Path) -> None:
     api = FakeApi(tmp_path / "server-photos")
+    api.accounts.add("wg-kill")
     api.delay_s = 0.01  # requests take a little time, as on a phone network, so kills land inside them too
     url, server = api.serve()
     try:
@@ -22,6 +24,7 @@ def test_killed_app_delivers_every_report_exactly_once(tmp_path: Path) -> None:
             cycles=100,
             seed=20261125,
             worker="wg-kill",
+            password=PASSWORD,
             photo=photo,
             photo_every=7,
         )

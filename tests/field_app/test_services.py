@@ -1,4 +1,4 @@
-"""Small services: backoff, error wording, category search, photo checks, sign-in, device fallbacks."""
+"""Small services: backoff, error wording, category search, photo checks, server address, device fallbacks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from field_app.core.api_client import describe_error
 from field_app.core.backoff import Backoff
 from field_app.core.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore
-from field_app.core.service import FieldService, SignInError, normalise_server
+from field_app.core.service import FieldService, normalise_server
 from field_app.devices.camera import NO_CAMERA, default_camera
 from field_app.devices.location import NO_LOCATION_ON_DEVICE, FixedLocation, PlyerLocation
 from tests.field_app.images import png_bytes
@@ -81,26 +81,8 @@ def test_photo_store_refuses_oversized_photos(tmp_path: Path) -> None:
         PhotoStore(tmp_path / "p").add(big)
 
 
-@pytest.mark.parametrize(
-    ("worker_id", "server", "field"),
-    [("", "http://x", "worker_id"), ("张 三", "http://x", "worker_id"), ("wg-1", "ftp://x", "server")],
-)
-def test_sign_in_names_the_bad_field(service: FieldService, worker_id: str, server: str, field: str) -> None:
-    with pytest.raises(SignInError) as caught:
-        service.sign_in(worker_id, server)
-    assert caught.value.field == field
-
-
 def test_server_address_gets_a_scheme() -> None:
     assert normalise_server(" 192.168.1.10:8000/ ") == "http://192.168.1.10:8000"
-
-
-def test_sign_out_keeps_the_outbox(service: FieldService) -> None:
-    from tests.field_app.conftest import complete_draft
-
-    service.submit(complete_draft(service))
-    service.sign_out()
-    assert not service.signed_in and len(service.outbox.entries()) == 1
 
 
 def test_plyer_gps_on_a_desktop_gives_a_clear_message() -> None:

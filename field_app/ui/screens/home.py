@@ -1,4 +1,4 @@
-"""首页: who is signed in, their grid, what waits in the outbox, and the way to every other screen."""
+"""首页: who is signed in, their grids (我的网格), the outbox's counts, and the way to every screen."""
 
 from __future__ import annotations
 
@@ -9,24 +9,16 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 
-from field_app.core.models import ReportStatus
+from field_app.core.account import Account
 from field_app.ui.screens.base import AppScreen
 from field_app.ui.widgets import BLUE, GREEN, GREY, INK, ORANGE, RED, FlatButton, Header, Page, Text, paint
 
-LEVEL_LABELS = (("grid", "网格"), ("community", "社区"), ("township", "街道"), ("district", "区县"))
 
-
-def grid_line(area: dict[str, Any] | None) -> str:
-    """The worker's grid by name (街道 and 网格, as the server names them), else by its code."""
-    if not area:
-        return "我的网格：首次上报分派后显示"
-    names = area.get("names") or {}
-    for key, label in LEVEL_LABELS:
-        if area.get(key):
-            if key in names:
-                return "我的网格：" + " ".join(filter(None, (names.get("township"), names[key])))
-            return f"我的网格：{label} {area[key]}"
-    return "我的网格：未知"
+def grid_line(account: Account | None) -> str:
+    """我的网格 from the account's assignment: the grids by name where the server gave them, else by code."""
+    if account is None:
+        return "我的网格：登录后显示"
+    return f"我的网格：{account.grids_text()}"
 
 
 class Counter(BoxLayout):
@@ -66,7 +58,8 @@ class HomeScreen(AppScreen):
         )
         self.outbox_button = FlatButton("发件箱", lambda: self.app.go("outbox"), colour=GREEN)
         page.add_widget(self.outbox_button)
-        page.add_widget(FlatButton("我的任务（核查）", lambda: self.app.go("tasks"), colour=GREY))
+        self.verify_button = FlatButton("核查", lambda: self.app.go("verify"), colour=ORANGE)
+        page.add_widget(self.verify_button)
         page.add_widget(FlatButton("设置", lambda: self.app.go("settings"), colour=GREY))
         page.add_widget(BoxLayout())
         root.add_widget(page)
@@ -74,13 +67,15 @@ class HomeScreen(AppScreen):
 
     def refresh(self) -> None:
         service = self.app.service
-        counts = service.outbox.counts()
-        waiting = counts[ReportStatus.WAITING] + counts[ReportStatus.SENDING]
-        self.counters["waiting"].number.text = str(waiting)
-        self.counters["failed"].number.text = str(counts[ReportStatus.FAILED])
-        self.counters["sent"].number.text = str(counts[ReportStatus.SENT])
-        self.who.text = f"网格员：{service.worker_id or '未登录'}"
-        self.grid.text = grid_line(service.outbox.latest_area())
+        counts = service.outbox_counts()
+        waiting = counts["waiting"]
+        for name, counter in self.counters.items():
+            counter.number.text = str(counts[name])
+        account = service.account if service.signed_in else None
+        self.who.text = f"{account.role_label}：{account.username}" if account else "未登录"
+        self.grid.text = grid_line(account)
+        todo = service.verify_todo()
+        self.verify_button.text = f"核查（{todo} 件待核查）" if todo else "核查"
         offline = service.offline_reason
         self.network.text = f"网络：离线（{offline}），上报会保存在发件箱" if offline else "网络：正常"
         self.network.color = RED if offline else GREY

@@ -5,24 +5,20 @@ Submitting writes to the outbox first; sending happens on the sync thread, so th
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from kivy.clock import mainthread
 from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.image import Image
 from kivy.uix.scrollview import ScrollView
 
 from field_app.core.categories import KIND_LABELS
 from field_app.core.models import Draft, LocationFix
-from field_app.core.photos import PhotoError
+from field_app.ui.photos import PhotoPicker
 from field_app.ui.screens.base import AppScreen
 from field_app.ui.screens.location_popup import AdjustLocationPopup
-from field_app.ui.screens.photo_chooser import choose_photo_file
-from field_app.ui.widgets import BLUE, GREEN, GREY, INK, RED, Field, FlatButton, Header, Page, Text
+from field_app.ui.widgets import GREEN, GREY, INK, RED, Field, FlatButton, Header, Page, Text
 
 MAX_PHOTOS = 6
 
@@ -64,16 +60,8 @@ class NewReportScreen(AppScreen):
         row.add_widget(FlatButton("重新定位", self.locate, colour=GREY, height=dp(44)))
         row.add_widget(FlatButton("手动调整", self.adjust, colour=GREY, height=dp(44)))
         page.add_widget(row)
-        self.photo_row = BoxLayout(size_hint_y=None, height=dp(72), spacing=dp(6))
-        page.add_widget(self.photo_row)
-        self.photo_note = Text("照片：0 张", color=GREY, font_size=sp(14))
-        page.add_widget(self.photo_note)
-        row = BoxLayout(size_hint_y=None, height=dp(44), spacing=dp(8))
-        row.add_widget(
-            FlatButton("拍照", lambda: self.add_photo(self.app.camera), colour=BLUE, height=dp(44))
-        )
-        row.add_widget(FlatButton("从相册选择", self.pick_photo, colour=BLUE, height=dp(44)))
-        page.add_widget(row)
+        self.photos = PhotoPicker(app, self.current_draft, self._say, most=MAX_PHOTOS)
+        page.add_widget(self.photos)
         self.message = Text("", color=RED)
         page.add_widget(self.message)
         page.add_widget(FlatButton("提交", self.submit, colour=GREEN, height=dp(56)))
@@ -100,12 +88,7 @@ class NewReportScreen(AppScreen):
             self.category_button.text = f"问题类别：{label} ›"
             self.category_error.text = ""
         self.location.text = location_text(draft.location)
-        self.photo_row.clear_widgets()
-        for photo in draft.photos:
-            self.photo_row.add_widget(
-                Image(source=photo.path, size_hint_x=None, width=dp(72), fit_mode="cover")
-            )
-        self.photo_note.text = f"照片：{len(draft.photos)} 张"
+        self.photos.refresh()
 
     def set_category(self, code: str, name: str) -> None:
         draft = self.current_draft()
@@ -141,38 +124,8 @@ class NewReportScreen(AppScreen):
         self.location_error.text = ""
         self.refresh()
 
-    # --- photos --------------------------------------------------------------------------------
-    def _photo_target(self) -> Path:
-        folder = self.app.service.data_dir / "incoming"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{uuid.uuid4().hex}.jpg"
-
-    def add_photo(self, source: Any) -> None:
-        if len(self.current_draft().photos) >= MAX_PHOTOS:
-            self.message.text = f"最多 {MAX_PHOTOS} 张照片"
-            return
-        source.take(self._photo_target(), self._photo_taken)
-
-    def pick_photo(self) -> None:
-        if self.app.gallery is not None:
-            self.add_photo(self.app.gallery)
-        else:
-            choose_photo_file(lambda path: self._photo_taken(path, None if path else "未选择照片"))
-
-    @mainthread
-    def _photo_taken(self, path: Path | None, error: str | None) -> None:
-        if path is None:
-            self.message.text = error or ""
-            return
-        try:
-            self.app.service.attach_photo(self.current_draft(), Path(path))
-            self.message.text = ""
-        except PhotoError as exc:
-            self.message.text = str(exc)
-        finally:
-            if Path(path).parent == self.app.service.data_dir / "incoming":
-                Path(path).unlink(missing_ok=True)  # the outbox keeps its own copy
-        self.refresh()
+    def _say(self, message: str) -> None:
+        self.message.text = message
 
     # --- submit --------------------------------------------------------------------------------
     def submit(self) -> None:

@@ -1,4 +1,5 @@
-"""发件箱: every report with its state — waiting, sending, sent (to which department) or failed (why)."""
+"""发件箱: every report and verification with its state — waiting, sending, sent (to which department) or
+applied, failed or refused (why)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.scrollview import ScrollView
 
-from field_app.core.labels import STATUS_LABELS, status_line
+from field_app.core.actions import ActionEntry, ActionStatus
+from field_app.core.labels import ACTION_LABELS, STATUS_LABELS, action_line, status_line
 from field_app.core.models import FailureKind, ReportStatus
 from field_app.core.outbox import OutboxEntry
 from field_app.ui.screens.base import AppScreen
@@ -21,6 +23,12 @@ STATUS_COLOURS = {
     ReportStatus.SENDING: BLUE,
     ReportStatus.SENT: GREEN,
     ReportStatus.FAILED: RED,
+}
+ACTION_COLOURS = {
+    ActionStatus.WAITING: ORANGE,
+    ActionStatus.SENDING: BLUE,
+    ActionStatus.APPLIED: GREEN,
+    ActionStatus.REFUSED: RED,
 }
 
 
@@ -37,7 +45,7 @@ class EntryCard(BoxLayout):
         self.add_widget(Text(title, color=STATUS_COLOURS[entry.status], font_size=sp(15), bold=True))
         if entry.description:
             self.add_widget(Text(entry.description[:80], color=INK, font_size=sp(14)))
-        self.add_widget(Text(status_line(entry), color=GREY, font_size=sp(14)))
+        self.add_widget(Text(status_line(entry, screen.app.service.username), color=GREY, font_size=sp(14)))
         if entry.status is ReportStatus.FAILED and not entry.superseded_by:
             row = BoxLayout(size_hint_y=None, height=dp(40), spacing=dp(6))
             row.add_widget(
@@ -50,6 +58,24 @@ class EntryCard(BoxLayout):
                     )
                 )
             self.add_widget(row)
+
+
+class ActionCard(BoxLayout):
+    """A verification (核查) in the outbox: which case, the result entered, and what the server made of it."""
+
+    def __init__(self, entry: ActionEntry, screen: OutboxScreen) -> None:
+        super().__init__(orientation="vertical", size_hint_y=None, padding=dp(8), spacing=dp(2))
+        self.entry = entry
+        paint(self, (1, 1, 1, 1))
+        self.bind(minimum_height=self.setter("height"))
+        when = datetime.fromtimestamp(entry.created_at).strftime("%m-%d %H:%M")
+        result = "通过" if entry.passed else "不通过"
+        title = f"[{ACTION_LABELS[entry.status]}] 核查{result} · {entry.summary.get('category_name')}  {when}"
+        self.add_widget(Text(title, color=ACTION_COLOURS[entry.status], font_size=sp(15), bold=True))
+        self.add_widget(Text(str(entry.summary.get("place") or ""), color=INK, font_size=sp(14)))
+        if entry.fields.get("note"):
+            self.add_widget(Text(str(entry.fields["note"])[:80], color=INK, font_size=sp(14)))
+        self.add_widget(Text(action_line(entry, screen.app.service.username), color=GREY, font_size=sp(14)))
 
 
 class OutboxScreen(AppScreen):
@@ -81,14 +107,19 @@ class OutboxScreen(AppScreen):
 
     def refresh(self) -> None:
         service = self.app.service
-        entries = service.outbox.entries()
         counts = service.outbox.counts()
-        parts = [f"{STATUS_LABELS[s]} {counts[s]}" for s in ReportStatus if counts[s]]
+        parts = [f"上报{STATUS_LABELS[s]} {counts[s]}" for s in ReportStatus if counts[s]]
+        actions = service.actions.counts()
+        parts += [f"核查{ACTION_LABELS[s]} {actions[s]}" for s in ActionStatus if actions[s]]
         offline = service.offline_reason
         self.summary.text = ("，".join(parts) or "发件箱是空的") + (f"\n离线：{offline}" if offline else "")
         self.cards.clear_widgets()
+        # Newest first, reports and verifications together, as the worker made them.
+        entries: list[OutboxEntry | ActionEntry] = [*service.outbox.entries(), *service.actions.entries()]
+        entries.sort(key=lambda e: e.created_at, reverse=True)
         for entry in entries[:100]:
-            self.cards.add_widget(EntryCard(entry, self))
+            card = ActionCard(entry, self) if isinstance(entry, ActionEntry) else EntryCard(entry, self)
+            self.cards.add_widget(card)
 
     def send_now(self) -> None:
         self.app.service.kick()

@@ -1,4 +1,4 @@
-"""设置: server address, categories download, sync now, sign out."""
+"""设置: the account and the server it is on, categories download, sync now, sign out."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from kivy.metrics import sp
 from kivy.uix.boxlayout import BoxLayout
 
 from field_app import __version__
-from field_app.core.service import SignInError
 from field_app.ui.screens.base import AppScreen
-from field_app.ui.widgets import BLUE, GREY, RED, Field, FlatButton, Header, Page, Text
+from field_app.ui.widgets import BLUE, GREY, RED, FlatButton, Header, Page, Text
 
 APP_VERSION = __version__
 
@@ -25,14 +24,16 @@ class SettingsScreen(AppScreen):
         page = Page()
         self.who = Text("", font_size=sp(16))
         page.add_widget(self.who)
-        self.server = Field("服务器地址")
+        self.server = Text("", color=GREY)
         page.add_widget(self.server)
-        page.add_widget(FlatButton("保存服务器地址", self.save_server, colour=BLUE))
         self.categories = Text("", color=GREY)
         page.add_widget(self.categories)
         page.add_widget(FlatButton("更新问题类别", self.update_categories, colour=BLUE))
         page.add_widget(FlatButton("立即同步发件箱", self.sync, colour=BLUE))
         page.add_widget(FlatButton("退出登录", self.sign_out, colour=RED))
+        page.add_widget(
+            Text("退出后发件箱中的内容仍保留，再次登录后继续发送。", color=GREY, font_size=sp(13))
+        )
         self.message = Text("", color=GREY)
         page.add_widget(self.message)
         self.about = Text("", color=GREY, font_size=sp(13))
@@ -43,19 +44,11 @@ class SettingsScreen(AppScreen):
 
     def refresh(self) -> None:
         service = self.app.service
-        self.who.text = f"网格员：{service.worker_id or '未登录'}"
-        self.server.input.text = service.server_url
+        account = service.account if service.signed_in else None
+        self.who.text = f"{account.role_label}：{account.username}" if account else "未登录"
+        self.server.text = f"服务器：{service.server_url}（更换服务器请退出后重新登录）"
         self.categories.text = f"本机已有问题类别：{len(service.catalog.all())} 个"
         self.about.text = f"网格通 {APP_VERSION} · 数据保存在本机：{service.db.path}"
-
-    def save_server(self) -> None:
-        try:
-            self.app.service.set_server(self.server.value)
-        except SignInError as exc:
-            self.server.show_error(str(exc))
-            return
-        self.server.show_error(None)
-        self.message.text = "服务器地址已保存"
 
     def update_categories(self) -> None:
         self.message.text = "正在下载问题类别…"
@@ -72,6 +65,5 @@ class SettingsScreen(AppScreen):
         self.message.text = "已开始同步"
 
     def sign_out(self) -> None:
-        # Reports still in the outbox stay there and go out after the next sign-in.
         self.app.service.sign_out()
         self.app.go("signin")

@@ -1,4 +1,7 @@
-"""登录: the worker's id and the server's address (a password field waits for accounts in the API)."""
+"""登录: the worker's account (username and password) and the server's address.
+
+Signing in needs the network once; after that the session is kept (core/auth.py) and the app works offline.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,12 @@ from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 
+from field_app.core.account import Account
 from field_app.core.service import SignInError
 from field_app.ui.screens.base import AppScreen
-from field_app.ui.widgets import BLUE, GREY, Field, FlatButton, Page, Text
+from field_app.ui.widgets import BLUE, GREY, ORANGE, RED, Field, FlatButton, Page, Text
+
+EXPIRED = "登录已过期，请重新登录。发件箱中的内容已保留，登录后继续发送。"
 
 
 class SignInScreen(AppScreen):
@@ -19,43 +25,56 @@ class SignInScreen(AppScreen):
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
-        page = Page(padding=(dp(24), dp(40)), spacing=dp(10))
+        page = Page(padding=(dp(24), dp(32)), spacing=dp(10))
         page.add_widget(
             Label(text="网格通", font_size=sp(32), bold=True, color=BLUE, size_hint_y=None, height=dp(56))
         )
-        page.add_widget(Text("大连市网格化管理 · 网格员上报", color=GREY, halign="center"))
-        self.worker = Field("网格员编号", hint="例如 wg-0001")
-        self.server = Field("服务器地址", hint="例如 http://192.168.1.10:8000")
-        self.password = Field("密码", hint="账号体系上线后启用")
-        self.password.input.disabled = True
+        page.add_widget(Text("大连市网格化管理 · 网格员上报与核查", color=GREY, halign="center"))
+        self.notice = Text("", color=ORANGE)
+        page.add_widget(self.notice)
+        self.username = Field("用户名", hint="例如 wg_zhongshan_01")
+        self.password = Field("密码")
         self.password.input.password = True
-        for field in (self.worker, self.server, self.password):
+        self.server = Field("服务器地址", hint="例如 http://192.168.1.10:8000")
+        for field in (self.username, self.password, self.server):
             page.add_widget(field)
-        page.add_widget(FlatButton("登录", self.sign_in))
-        self.message = Text("", color=GREY)
+        self.button = FlatButton("登录", self.sign_in)
+        page.add_widget(self.button)
+        self.message = Text("", color=RED)
         page.add_widget(self.message)
         page.add_widget(BoxLayout())  # pushes the form to the top
         self.add_widget(page)
 
     def refresh(self) -> None:
         service = self.app.service
-        self.worker.input.text = service.worker_id
+        if not self.username.value:
+            self.username.input.text = service.last_username
         self.server.input.text = service.server_url
+        self.notice.text = EXPIRED if service.expired else ""
 
     def sign_in(self) -> None:
-        self.worker.show_error(None)
-        self.server.show_error(None)
-        service = self.app.service
-        try:
-            service.sign_in(self.worker.value, self.server.value)
-        except SignInError as exc:
-            {"worker_id": self.worker, "server": self.server}[exc.field].show_error(str(exc))
-            return
-        self.message.text = "正在下载问题类别…"
-        self.app.background(service.refresh_categories, self._categories_loaded)
-        self.app.go("home")
+        for field in (self.username, self.password, self.server):
+            field.show_error(None)
+        self.message.text = "正在登录…"
+        self.message.color = GREY
+        self.button.disabled = True
+        username, password, server = self.username.value, self.password.value, self.server.value
+        self.app.background(lambda: self.app.service.sign_in(username, password, server), self._answered)
 
-    def _categories_loaded(self, count: int | None, error: Exception | None) -> None:
-        # Offline sign-in is allowed: reports wait in the outbox, the cached categories serve the picker.
-        self.message.text = f"已离线登录：{error}" if error else f"已下载 {count} 个问题类别"
-        self.app.refresh()
+    def _answered(self, account: Account | None, error: Exception | None) -> None:
+        self.button.disabled = False
+        self.message.color = RED
+        if isinstance(error, SignInError):
+            fields = {"username": self.username, "password": self.password, "server": self.server}
+            where = fields.get(error.field)
+            self.message.text = "" if where else str(error)
+            if where is not None:
+                where.show_error(str(error))
+            return
+        if error is not None:
+            self.message.text = f"登录失败：{error}"
+            return
+        self.password.input.text = ""
+        self.message.text = ""
+        self.notice.text = ""
+        self.app.signed_in()

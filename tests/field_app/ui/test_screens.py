@@ -21,8 +21,10 @@ from field_app.devices.camera import FakeCamera
 from field_app.devices.location import NO_LOCATION_ON_DEVICE, FixedLocation
 from field_app.ui.app import FieldApp
 from field_app.ui.screens.outbox import EntryCard
+from field_app.ui.screens.verify import CaseCard
 from tests.field_app.conftest import complete_draft
-from tests.field_app.fake_api import FakeApi
+from tests.field_app.fake_api import WORKER, FakeApi
+from tests.field_app.fake_auth import PASSWORD
 from tests.field_app.images import write_png
 from tests.field_app.ui.driver import find, pump, pump_until, run_app, screenshot, tap
 
@@ -41,7 +43,7 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeApi, st
 def app(fake: tuple[FakeApi, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldApp]:
     _api, url = fake
     folder = tmp_path_factory.mktemp("phone")
-    photos = [write_png(folder / f"p{n}.png", rgb=(30 * n, 120, 200 - 20 * n)) for n in range(1, 4)]
+    photos = [write_png(folder / f"p{n}.png", rgb=(30 * n, 120, 200 - 20 * n)) for n in range(1, 8)]
     service = FieldService(folder / "data", backoff=Backoff(base_s=0.2, cap_s=1.0))
     service.prefs.set("server_url", url)
     field_app = FieldApp(
@@ -63,18 +65,38 @@ def test_chinese_is_drawn_with_the_shipped_font(app: FieldApp) -> None:
     assert first.texture.pixels != second.texture.pixels
 
 
-def test_sign_in_checks_the_fields_then_opens_home(app: FieldApp) -> None:
+def sign_in_tap(app: FieldApp) -> None:
+    screen = app.screen("signin")
+    tap(find(screen, Button, "登录"))
+    pump_until(lambda: not screen.button.disabled, what="the server's answer to the sign-in")
+
+
+def test_sign_in_says_what_went_wrong_in_chinese_then_opens_home(
+    app: FieldApp, fake: tuple[FakeApi, str]
+) -> None:
+    api, _url = fake
     screen = app.screen("signin")
     assert app.manager.current == "signin"
-    screen.worker.input.text = "张 三"
-    tap(find(screen, Button, "登录"))
-    assert "网格员编号只能包含" in screen.worker.error.text
-    screenshot("01_signin_error")
-    screen.worker.input.text = "wg-0001"
+    screen.username.input.text = WORKER
+    screen.password.input.text = "wrong-password"
     screenshot("00_signin")
-    tap(find(screen, Button, "登录"))
-    assert app.manager.current == "home"
+    sign_in_tap(app)
+    assert screen.password.error.text == "用户名或密码错误"
+    screenshot("01_signin_error")
+    api.accounts.throttle_s = 42
+    sign_in_tap(app)
+    assert screen.message.text == "尝试次数过多，请 42 秒后再试"
+    screenshot("01_signin_throttled")
+    api.accounts.throttle_s = None
+    screen.password.input.text = PASSWORD
+    sign_in_tap(app)
+    pump_until(lambda: app.manager.current == "home", what="home after signing in")
+    assert screen.password.input.text == ""  # the password is not kept anywhere, not even in the form
+    home = app.screen("home")
     pump_until(lambda: len(app.service.catalog.all()) == 11, what="categories downloaded")
+    pump_until(lambda: "第1网格" in home.grid.text, what="the grids' names")
+    assert home.grid.text == "我的网格：青泥洼桥社区第1网格、青泥洼桥社区第2网格"
+    assert home.who.text == f"网格员：{WORKER}"
     screenshot("02_home")
 
 
@@ -198,23 +220,115 @@ def test_no_location_tells_the_worker_what_to_do(app: FieldApp) -> None:
     app.location = FixedLocation(HERE)
 
 
-def test_settings_and_tasks_screens(app: FieldApp) -> None:
+def test_settings_screen(app: FieldApp) -> None:
     app.go("settings")
     pump()
     settings = app.screen("settings")
     assert "本机已有问题类别：11 个" in settings.categories.text
+    assert settings.who.text == f"网格员：{WORKER}"
     screenshot("12_settings")
-    app.go("tasks")
+
+
+def test_verify_lists_handled_cases_and_a_check_goes_through_the_outbox(
+    app: FieldApp, fake: tuple[FakeApi, str]
+) -> None:
+    api, _url = fake
+    own = app.service.submit(complete_draft(app.service, "本人上报的井盖缺失"))
+    pump_until(lambda: own.report_id in api.accepted, what="the worker's own report accepted")
+    fixed = api.cases.add_handled(report_id=own.report_id)
+    late = api.cases.add_handled(category="20102", category_name="暴露垃圾", due="overdue")
+    taken = api.cases.add_handled(category="20501", category_name="占道经营", due="warning")
+    tap(find(app.screen("home"), Button, "核查"))
+    listing = app.screen("verify")
+    assert app.manager.current == "verify"
+    pump_until(lambda: "待核查 3 件" in listing.status.text, what="the 核查 queue")
+    texts = _texts(listing)
+    for words in (
+        "上水井盖",
+        "暴露垃圾 ",
+        "中山区 青泥洼桥街道 青泥洼桥社区第1网格",
+        "责任部门：中山区水务局",
+    ):
+        assert words.strip() in texts
+    assert "· 超期" in texts and "· 预警" in texts and "· 正常" in texts
+    screenshot("13_verify_list")
+
+    tap(find(_case_card(listing, fixed.case_id), Button, "核查"))
+    form = app.screen("verify_form")
+    assert app.manager.current == "verify_form"
+    tap(find(form, Button, "提交核查结果"))
+    assert form.result_error.text == "请选择核查结果：通过或不通过"
+    assert form.message.text == "请拍摄现场照片"
+    screenshot("14_verify_form_errors")
+    tap(form.results[True])
+    form.note.input.text = "井盖已更换，周边路面已恢复"
+    tap(find(form, Button, "拍照"))
+    assert len(form.current_draft().photos) == 1
+    screenshot("15_verify_form")
+    tap(find(form, Button, "提交核查结果"))
+    assert app.manager.current == "verify"
+    assert "核查结果（通过）已保存到发件箱" in listing.notice.text
+    pump_until(lambda: api.cases.cases[fixed.case_id].state == "closed", what="the verification applied")
+    pump_until(lambda: "已生效：核查通过，已结案" in _texts(listing), what="the outcome on the list")
+
+    # Offline: the check is saved and waits; someone else verified another case meanwhile.
+    api.offline = True
+    for case, passed, note in ((late, False, "垃圾仍未清运"), (taken, True, "")):
+        tap(find(_case_card(listing, case.case_id), Button, "核查"))
+        tap(form.results[passed])
+        form.note.input.text = note
+        tap(find(form, Button, "拍照"))
+        tap(find(form, Button, "提交核查结果"))
+    api.cases.cases[taken.case_id].state = "closed"
+    outbox = app.screen("outbox")
+    app.go("outbox")
+    pump_until(lambda: app.service.offline_reason is not None, what="the app noticing it is offline")
+    app.refresh()
     pump()
-    assert "暂无核查任务" in _texts(app.screen("tasks"))
-    screenshot("13_tasks")
+    assert "核查待发送 2" in outbox.summary.text
+    screenshot("16_outbox_verify_waiting")
+    api.offline = False
+    tap(find(outbox, Button, "立即发送"))
+    pump_until(
+        lambda: (
+            "未被接受（案件状态已变化）" in _texts(outbox) and "已生效：核查不通过，已返工" in _texts(outbox)
+        ),
+        what="both outcomes in the outbox",
+    )
+    assert api.cases.cases[late.case_id].state == "rework"
+    screenshot("17_outbox_verify_done")
     app.go("home")
     pump()
-    screenshot("14_home_after")
+    assert app.screen("home").verify_button.text == "核查"  # all three checked on this phone
+    screenshot("18_home_after")
+
+
+def test_a_session_the_server_ended_returns_to_sign_in_and_keeps_the_outbox(
+    app: FieldApp, fake: tuple[FakeApi, str]
+) -> None:
+    api, _url = fake
+    api.accounts.end_sessions()
+    entry = app.service.submit(complete_draft(app.service, "登录过期前保存的上报"))
+    pump_until(lambda: app.manager.current == "signin", what="the sign-in screen")
+    screen = app.screen("signin")
+    assert "登录已过期" in screen.notice.text and screen.username.value == WORKER
+    screenshot("19_signin_expired")
+    assert app.service.outbox.get(entry.report_id).status is ReportStatus.WAITING  # type: ignore[union-attr]
+    screen.password.input.text = PASSWORD
+    sign_in_tap(app)
+    pump_until(
+        lambda: app.service.outbox.get(entry.report_id).status is ReportStatus.SENT,  # type: ignore[union-attr]
+        what="the waiting report sent after signing in again",
+    )
+
+
+def _case_card(listing: object, case_id: str) -> CaseCard:
+    return next(c for c in listing.cards.children if c.item.case_id == case_id)  # type: ignore[attr-defined]
 
 
 def _card(outbox: object, description: str) -> EntryCard:
-    return next(c for c in outbox.cards.children if c.entry.description == description)  # type: ignore[attr-defined]
+    cards = outbox.cards.children  # type: ignore[attr-defined]
+    return next(c for c in cards if isinstance(c, EntryCard) and c.entry.description == description)
 
 
 def _texts(root: object) -> str:
