@@ -24,7 +24,7 @@ import httpx
 
 from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored
 from api.errors import DEFAULT_STATUS_CODES, GridflowError
-from tests.field_app.fake_auth import PASSWORD, FakeAccounts, FakeUser, problem, unauthorized
+from tests.field_app.fake_auth import PASSWORD, FakeAccounts, FakeUser, problem, refusal
 from tests.field_app.fake_cases import FakeCases
 
 # Codes as in geo/catalog.py: kind (1 部件, 2 事件) + 大类 + 小类.
@@ -123,9 +123,7 @@ class FakeApi:
         if answer is not None:
             return answer
         if user is None:  # every /api/v1 route but sign-in asks for a token
-            return (
-                unauthorized() if request.headers.get("authorization") else unauthorized("not_authenticated")
-            )
+            return refusal(request)
         if method == "GET" and path == "/api/v1/categories":
             return httpx.Response(200, json=CATEGORIES)
         if method == "POST" and path == "/api/v1/reports":

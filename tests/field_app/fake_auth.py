@@ -77,6 +77,13 @@ def unauthorized(
     return problem(401, code, message, {"WWW-Authenticate": challenge})
 
 
+def refusal(request: httpx.Request) -> httpx.Response:
+    """The 401 for a request without a valid token: `invalid_token` if it sent one, else not signed in."""
+    if request.headers.get("authorization"):
+        return unauthorized()
+    return unauthorized("not_authenticated", "请先登录 (sign in first)")
+
+
 class FakeAccounts:
     def __init__(self) -> None:
         self.users: dict[str, FakeUser] = {}
@@ -121,9 +128,7 @@ class FakeAccounts:
             return self._refresh(request)
         if method == "GET" and path == "/api/v1/auth/me":
             user = self.caller(request)
-            if user is None:
-                return unauthorized("not_authenticated", "请先登录 (sign in first)")
-            return httpx.Response(200, json=user.me())
+            return refusal(request) if user is None else httpx.Response(200, json=user.me())
         return None
 
     def _token(self, request: httpx.Request) -> httpx.Response:
