@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from accounts.roles import Principal, Role
+from api.deps import _current_principal
 from api.duties.routes import router as duties_router
 from api.errors import (
     ActionQueued,
@@ -30,6 +33,9 @@ def make_app() -> FastAPI:
     add_exception_handlers(app)
     app.include_router(duties_router)
     app.state.producer = object()  # never reached: the body is refused first
+    # An admin's token stands in: editing a duty rule needs one (its refusal is tested in tests/e2e).
+    admin = Principal(user_id=uuid.uuid4(), username="root", role=Role.ADMIN)
+    app.dependency_overrides[_current_principal] = lambda: admin
 
     @app.get("/raise/{kind}")
     async def raising(kind: str) -> None:
