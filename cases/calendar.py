@@ -185,6 +185,9 @@ def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
+# Cached: the cases of a batch open at the same instant with the same few deadlines, and their timers are
+# asked again on every write (a call walks the days in Python: about 70 µs).
+@lru_cache(maxsize=8192)
 def add_working_seconds(start: datetime, seconds: float, cal: WorkCalendar) -> datetime:
     """The instant `seconds` of working time after `start` (before it, if negative), in the calendar's zone.
 

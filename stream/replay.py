@@ -37,7 +37,7 @@ from stream.casework import Result, apply_commands
 from stream.events import CaseCommand, EventSetAside, ReportRouted, ReportSubmitted, ReportTriaged
 from stream.isolation import isolating
 from stream.quarantine import set_aside_decision
-from stream.replay_db import TableDiff, compare, prepare_scratch
+from stream.replay_db import TableDiff, compare, create_indexes, drop_secondary_indexes, prepare_scratch
 from stream.router import Decision, work_calendar
 from stream.sink import apply_decisions
 from stream.stages import record_receipts
@@ -47,7 +47,9 @@ log = logging.getLogger("gridflow.stream.replay")
 T = TypeVar("T")
 Apply = Callable[[list[T]], Awaitable[None]]  # writes one batch to the scratch database
 
-REPORT_BATCH, CASE_BATCH = 2000, 500  # cases: the agent's own batch size
+# Larger than the agents' batches (500): the outcome does not depend on where a batch ends (commands apply in
+# order, a case opened earlier in the batch is found there), and each batch costs a few round trips.
+REPORT_BATCH, CASE_BATCH = 2000, 2000
 
 
 class Tracker(Protocol):
@@ -270,6 +272,7 @@ async def rebuild(settings: Settings, database: str, tracker: Tracker) -> dict[s
         tracker.phase(name, sum(end - begin for begin, end in part.values()))
         counts[name] = await _pipeline(consumer, part, size, parse, apply, tracker)
 
+    indexes = drop_secondary_indexes(settings, database)  # built once at the end: see replay_db
     await consumer.start()
     try:
         letters = await _sink_letters(
@@ -287,6 +290,7 @@ async def rebuild(settings: Settings, database: str, tracker: Tracker) -> dict[s
         await phase(
             "case commands", ["case_commands"], CASE_BATCH, _command, lambda b: _cases(engine, b, share)
         )
+        await asyncio.to_thread(create_indexes, settings, database, indexes)
         return counts
     finally:
         await consumer.stop()

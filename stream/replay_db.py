@@ -83,6 +83,31 @@ def prepare_scratch(settings: Settings, name: str, tracker: Tracker) -> None:
             )
 
 
+def drop_secondary_indexes(settings: Settings, name: str) -> list[str]:
+    """Drop the derived tables' secondary indexes in the scratch database `name`; return their definitions,
+    for `create_indexes` once the tables are filled. Building an index over a full table is several times
+    cheaper than keeping it up to date row by row (a report is written twice, each time into seven
+    indexes, one of them GiST). Primary keys and unique constraints stay: the idempotent writes rely on them
+    (ON CONFLICT), and every lookup of the rebuild goes through them."""
+    with app_connect(settings, name) as conn, conn.transaction():
+        rows = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes i WHERE schemaname = 'public' AND tablename = ANY(%s)"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+            " AND indexdef NOT LIKE 'CREATE UNIQUE%%'",
+            ([t.name for t in DERIVED],),
+        ).fetchall()
+        for index, _ in rows:
+            conn.execute(f'DROP INDEX "{index}"')
+    return [definition for _, definition in rows]
+
+
+def create_indexes(settings: Settings, name: str, definitions: Iterable[str]) -> None:
+    with app_connect(settings, name) as conn, conn.transaction():
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        for definition in definitions:
+            conn.execute(definition)
+
+
 def _columns(conn: Any, table: str) -> list[str]:
     rows = conn.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s"

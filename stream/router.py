@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 
 from cases.calendar import WorkCalendar, add_time, calendar_from_config, default_calendar
 from geo.index import AreaIndex
@@ -41,6 +41,7 @@ def work_calendar() -> WorkCalendar:
     return calendar_from_config(config) if config else default_calendar()
 
 
+@lru_cache(maxsize=65_536)  # asked for each report at receipt, decision and case opening (a SHA-1 each time)
 def case_id_for(report_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(CASE_NAMESPACE, str(report_id))
 
