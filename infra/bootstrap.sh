@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what gridflow needs on this machine (Debian 12, root): system packages, the .venv, the Kafka jars.
+# Install what gridflow needs on this machine (Debian 12, root): system packages, the .venv, the Kafka jars,
+# the dashboard's npm packages.
 # Idempotent and quick when nothing changed: each slow step is skipped while the sha256 of its input
 # matches the stamp left by its last successful run under the state dir.
 # Start the services afterwards with: .venv/bin/python -m infra.services.cli up
@@ -39,6 +40,8 @@ java_ok() {
 }
 command -v java >/dev/null && java_ok || want+=(default-jre-headless)
 command -v mvn >/dev/null || want+=(maven)
+# npm installs the dashboard's map and chart libraries; a Node.js already on the machine will do.
+command -v npm >/dev/null || want+=(nodejs npm)
 missing=()
 for pkg in "${want[@]}"; do
   status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
@@ -104,6 +107,26 @@ else
   rm -rf "$LIBS.old"
   write_stamp kafka-jars "$jars_key"
   say "kafka jars: $(find "$LIBS" -name '*.jar' | wc -l) jars in $LIBS"
+fi
+
+# --- (d) the dashboard's JavaScript libraries from npm ---------------------------------------------
+STEP="npm"
+DASH="$ROOT/dashboard"
+npm_key="$(cat "$DASH/package-lock.json" <(node --version) | sha256sum | cut -d' ' -f1)"
+if [[ -d "$DASH/node_modules/maplibre-gl/dist" && -d "$DASH/node_modules/echarts/dist" ]] \
+  && stamp_matches npm "$npm_key"; then
+  say "npm: dashboard libraries up to date"
+else
+  say "npm: npm ci in dashboard/ (MapLibre GL JS, Apache ECharts, as the lockfile pins them)"
+  log="$STATE/logs/npm-ci.log"
+  # npm ci installs exactly the lockfile, after removing node_modules: no stale package survives.
+  if ! (cd "$DASH" && npm ci --no-audit --no-fund) >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    fail "npm ci in $DASH failed; whole log in $log"
+  fi
+  [[ -f "$DASH/node_modules/maplibre-gl/dist/maplibre-gl.mjs" ]] || fail "npm ci ran but maplibre-gl's dist is missing"
+  write_stamp npm "$npm_key"
+  say "npm: done"
 fi
 
 STEP="done"

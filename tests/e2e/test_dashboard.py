@@ -17,7 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from accounts.roles import Role
 from infra.settings import PROJECT_ROOT
 from tests.e2e.test_report_trip import LANDMARKS, SEA_OFF_DALIAN, as_reporter, report, wait_decided
-from tests.fixtures import Accounts, LiveSystem, UserAccount
+from tests.fixtures import Accounts, LiveSystem, UserAccount, wait_until
 
 pytestmark = pytest.mark.services
 
@@ -209,9 +209,39 @@ def test_a_district_office_sees_its_district_and_nothing_of_another(
     assert _get(page, f"/api/v1/map/areas?parent={XIGANG}") == 404
     assert _get(page, f"/api/v1/map/cases?area_code={XIGANG}") == 404
     assert _get(page, f"/api/v1/map/areas?parent={live_system.settings.city_code}") == 404
+    assert _get(page, f"/api/v1/views/{XIGANG}") == 404
     assert _get(page, f"/api/v1/map/areas?parent={ZHONGSHAN}") == 200
 
     page.click("#signout")
     expect(page.locator("#signin-form")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('gridflow.session')") is None
     page.close()
+
+
+def test_the_page_survives_the_api_restarting_and_resumes_the_feed(
+    browser: Browser, live_system: LiveSystem, accounts: Accounts
+):
+    page = sign_in(browser, live_system, accounts.users[Role.CITY_DISPATCH], WALL)
+    status = page.locator("#live-status")
+    expect(status).to_have_attribute("data-state", "live", timeout=15_000)
+
+    live_system.api.stop()
+    expect(status).to_have_attribute("data-state", "retrying", timeout=15_000)
+    shot(page, "09-dispatch-api-away")
+    live_system.api.start()
+    wait_until(lambda: _answers(live_system), timeout=60, what="the API to answer again")
+    # Posted at once: the page is most likely still waiting to reconnect, and gets it from its Last-Event-ID.
+    body = report(*LANDMARKS["人民广场"][0])
+    answer = httpx.post(f"{live_system.api_url}/api/v1/reports", json=body, headers=as_reporter(live_system))
+    assert answer.status_code == 202, answer.text
+    expect(status).to_have_attribute("data-state", "live", timeout=45_000)
+    expect(page.locator(f'#feed li[data-report-id="{body["report_id"]}"]')).to_be_visible(timeout=30_000)
+    shot(page, "10-dispatch-api-back")
+    page.close()
+
+
+def _answers(system: LiveSystem) -> bool:
+    try:
+        return httpx.get(f"{system.api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
