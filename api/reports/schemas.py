@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
@@ -103,6 +104,14 @@ def _refuse_characters(value: str) -> str:
     return value
 
 
+# Batch intake validates each item first without `_sendable` (a third of its cost): every value that it
+# replaces would be refused anyway (a non-finite number, a lone surrogate, bytes, a container deeper than any
+# valid report), so an item that passes without it would pass with it. An item refused on the first try is
+# validated again the usual way, and its 422 echoes what was sent as safely as the single path does.
+FIRST_TRY_KEY = "unsanitized"
+FIRST_TRY = {FIRST_TRY_KEY: True}
+
+
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -132,9 +141,11 @@ class ReportIn(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _echoable(cls, data: object) -> object:
+    def _echoable(cls, data: object, info: ValidationInfo) -> object:
         # A 422 echoes what was sent, and the answer is JSON: a NaN or a lone surrogate in the echo would turn
         # the refusal into a 500. So such values are replaced first by what stands for them.
+        if info.context is not None and info.context.get(FIRST_TRY_KEY):
+            return data  # see FIRST_TRY
         return _sendable(data)
 
     @field_validator("*", mode="before")

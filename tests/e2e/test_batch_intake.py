@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from api.reports.batch import BatchResult
 from tests.e2e.test_report_trip import as_reporter, post_report, report, wait_decided
 from tests.fixtures import LiveSystem, wait_until
 
@@ -24,6 +25,7 @@ def post_batch(system: LiveSystem, reports: list[Any]) -> httpx.Response:
 
 def results(response: httpx.Response) -> list[dict[str, Any]]:
     assert response.status_code == 207, response.text
+    BatchResult.model_validate(response.json())  # the answer is built as JSON: it must be what /docs says
     found: list[dict[str, Any]] = response.json()["results"]
     assert [r["index"] for r in found] == list(range(len(found)))
     return found
