@@ -4,6 +4,7 @@ real API and worker). Each step leaves a screenshot under artifacts/dashboard/ f
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,8 +14,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from shapely import Point
 
 from accounts.roles import Role
+from geo.boundaries import district_polygons
 from infra.settings import PROJECT_ROOT
 from tests.e2e.test_report_trip import LANDMARKS, SEA_OFF_DALIAN, as_reporter, report, wait_decided
 from tests.fixtures import Accounts, LiveSystem, UserAccount, wait_until
@@ -245,3 +248,54 @@ def _answers(system: LiveSystem) -> bool:
         return httpx.get(f"{system.api_url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _spot_in(district: str) -> tuple[float, float]:
+    """A random point well inside a district: far from the other tests' points, so no duplicate merges."""
+    rng = random.Random(uuid.uuid4().int)
+    inner = district_polygons([district[:6]])[district[:6]].buffer(-0.003)
+    minx, miny, maxx, maxy = inner.bounds
+    while True:
+        lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        if inner.contains(Point(lon, lat)):
+            return lon, lat
+
+
+def _act(system: LiveSystem, accounts: Accounts, case_id: str, action: str, **fields: object) -> Any:
+    who = accounts.actor_for(action, case_id)
+    answer = httpx.post(
+        f"{system.api_url}/api/v1/cases/{case_id}/actions",
+        json={"action": action, **fields},
+        headers=accounts.headers(who),
+        timeout=20,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_district_office_approves_a_postponement_from_its_queue(
+    browser: Browser, live_system: LiveSystem, accounts: Accounts
+):
+    body = report(*_spot_in(ZHONGSHAN))
+    answer = httpx.post(f"{live_system.api_url}/api/v1/reports", json=body, headers=as_reporter(live_system))
+    assert answer.status_code == 202, answer.text
+    case_id = str(wait_decided(live_system, str(body["report_id"]))["case_id"])
+    seen = accounts.headers(Role.CITY_DISPATCH)
+    url = f"{live_system.api_url}/api/v1/cases/{case_id}"
+    wait_until(lambda: httpx.get(url, headers=seen).status_code == 200, timeout=30, what="the case to open")
+    _act(live_system, accounts, case_id, "accept")
+    asked = _act(live_system, accounts, case_id, "postpone", hours=24, reason="需协调燃气公司配合施工")
+    assert asked["pending"] is not None
+
+    page = sign_in(browser, live_system, accounts.users[Role.DISTRICT], LAPTOP)
+    page.click('.pane-tabs button[data-pane="work"]')
+    item = page.locator(f'#queue .q-item[data-case-id="{case_id}"]')
+    expect(item).to_contain_text("延期申请：需协调燃气公司配合施工", timeout=15_000)
+    shot(page, "11-district-approvals")
+    item.locator("button[data-action=approve]").click()
+    expect(item).to_contain_text("已批准", timeout=15_000)
+    shot(page, "12-district-approved")
+    expect(item).to_have_count(0, timeout=15_000)  # decided: out of the queue
+    after = httpx.get(url, headers=seen).json()
+    assert after["pending"] is None and after["deadline_at"] != asked["deadline_at"]
+    page.close()
