@@ -18,20 +18,21 @@ from cases.states import OPEN_STATES, TIMED_STATES
 from geo.schemas import Level, level_of_code
 
 # Tolerance of ST_SimplifyPreserveTopology (degrees; 0.001° is about 90 m across and 110 m up at 39° N) and
-# the decimals of the coordinates, by the level of the shapes drawn: a district fills a third of the screen,
-# a grid most of it, so each level is simplified to about a pixel at the zoom it is seen at.
+# the decimals of the coordinates, by the level of the area in view: its outline and its children are drawn
+# at the zoom that fits it (the city about 2.5° across a map 800 px wide, a district 0.3°, a township 0.05°,
+# a community 0.01°, a grid 0.003°), so each is simplified to below a pixel at that zoom.
 TOLERANCE: dict[Level, float] = {
-    Level.CITY: 0.004,
-    Level.DISTRICT: 0.0015,
-    Level.TOWNSHIP: 0.0005,
-    Level.COMMUNITY: 0.0002,
-    Level.GRID: 0.00005,
+    Level.CITY: 0.002,
+    Level.DISTRICT: 0.0003,
+    Level.TOWNSHIP: 0.00005,
+    Level.COMMUNITY: 0.00001,
+    Level.GRID: 0.000003,
 }
 DECIMALS: dict[Level, int] = {
     Level.CITY: 4,
-    Level.DISTRICT: 4,
+    Level.DISTRICT: 5,
     Level.TOWNSHIP: 5,
-    Level.COMMUNITY: 5,
+    Level.COMMUNITY: 6,
     Level.GRID: 6,
 }
 _OPEN = sorted(s.value for s in OPEN_STATES)
@@ -89,7 +90,7 @@ def _shape(row: Any) -> Shape:
 
 
 async def shapes(conn: AsyncConnection, parent: str) -> Shapes | None:
-    """The area `parent` (its outline) and its children, simplified for the zoom they are seen at."""
+    """The area `parent` (its outline) and its children, simplified for the zoom that fits `parent`."""
     a = area_shapes.c
     level = level_of_code(parent)
     extent = func.ST_Envelope(a.geom)
@@ -104,12 +105,8 @@ async def shapes(conn: AsyncConnection, parent: str) -> Shapes | None:
     ).first()  # fmt: skip
     if own is None:
         return None
-    below = level.depth + 1
-    rows: Sequence[Any] = []
-    if below < len(Level):
-        child_level = list(Level)[below]
-        query = select(*_shape_columns(child_level)).where(a.parent_code == parent).order_by(a.code)
-        rows = (await conn.execute(query)).all()
+    query = select(*_shape_columns(level)).where(a.parent_code == parent).order_by(a.code)
+    rows: Sequence[Any] = (await conn.execute(query)).all()
     bbox = (float(own.x0 or 0), float(own.y0 or 0), float(own.x1 or 0), float(own.y1 or 0))
     return Shapes(area=_shape(own), bbox=bbox, children=tuple(_shape(row) for row in rows))
 
