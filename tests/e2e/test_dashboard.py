@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from accounts.roles import Role
 from geo.boundaries import district_polygons
 from infra.settings import PROJECT_ROOT
 from tests.e2e.test_report_trip import LANDMARKS, SEA_OFF_DALIAN, as_reporter, report, wait_decided
+from tests.field_app.images import png_bytes
 from tests.fixtures import Accounts, LiveSystem, UserAccount, wait_until
 
 pytestmark = pytest.mark.services
@@ -149,6 +151,13 @@ def test_dispatching_a_triage_case_shows_its_new_state_at_once(
 ):
     page = sign_in(browser, live_system, accounts.users[Role.CITY_DISPATCH], LAPTOP)
     body = report(*SEA_OFF_DALIAN, description=f"海上漂浮物 {uuid.uuid4().hex[:6]}")
+    photo = httpx.post(
+        f"{live_system.api_url}/api/v1/reports/{body['report_id']}/attachments",
+        content=png_bytes(64, 48, (200, 80, 40)),
+        headers={**as_reporter(live_system), "Content-Type": "image/png"},
+    )
+    assert photo.status_code == 201, photo.text
+    body["attachments"] = [photo.json()["sha256"]]
     answer = httpx.post(f"{live_system.api_url}/api/v1/reports", json=body, headers=as_reporter(live_system))
     assert answer.status_code == 202, answer.text
     case_id = str(wait_decided(live_system, str(body["report_id"]))["case_id"])
@@ -161,6 +170,9 @@ def test_dispatching_a_triage_case_shows_its_new_state_at_once(
     card = page.locator("#case-card")
     expect(card.locator(".state")).to_have_text("待分拨")
     expect(card).to_contain_text(str(body["description"]))
+    picture = card.locator(".photos img")
+    expect(picture).to_have_attribute("src", re.compile(r"^blob:"))  # fetched with the bearer token
+    page.wait_for_function("(img) => img.complete && img.naturalWidth === 64", arg=picture.element_handle())
     picker = card.locator("select[name=department]")
     expect(picker.locator("option")).not_to_have_count(1)  # the city's departments arrived
     shot(page, "05-dispatch-triage-card")
