@@ -143,6 +143,9 @@ class FieldService:
         session = trial.session
         assert session is not None
         self._disconnect()
+        before = self.account
+        if before is None or before.username != profile.username or self.server_url != server:
+            self.queues.clear()  # another account's cases must not show, even for a moment
         self.prefs.set("server_url", server)
         self.prefs.set("account", profile.to_json())
         if session.username != profile.username:  # the server's spelling is the reporter_id

@@ -1,7 +1,8 @@
 """The kill test on the real running system: API process, Faust worker, Kafka and PostGIS.
 
-The app's submit path runs as its own process and is SIGKILLed at random moments across 100 submit cycles;
-afterwards every report of the phone's outbox is in PostGIS exactly once and the API tells where it went.
+The app's submit path runs as its own process, signed in with a real grid worker's account, and is SIGKILLed
+at random moments across 100 submit cycles; afterwards every report of the phone's outbox is in PostGIS
+exactly once and the API tells where it went.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import pytest
 from field_app.core.models import ReportStatus
 from tests.field_app.images import write_png
 from tests.field_app.killing import submit_with_kills
-from tests.fixtures import LiveSystem, wait_until
+from tests.fixtures import TEST_PASSWORD, LiveSystem, UserAccount, accounts_of, wait_until
 
 pytestmark = pytest.mark.services
-WORKER = "wg-kill-live"
+WORKER = "t_field_kill"  # its own account, so that counting its reports counts this test's only
 
 
 def test_killed_app_delivers_every_report_once_to_the_real_system(
-    live_system: LiveSystem, tmp_path: Path
+    live_system: LiveSystem, field_worker: UserAccount, tmp_path: Path
 ) -> None:
+    accounts = accounts_of(live_system)
+    accounts.grid_worker(*field_worker.grid_codes, name=WORKER)
     photo = write_png(tmp_path / "photo.png", width=320, height=240)
     run = submit_with_kills(
         server=live_system.api_url,
@@ -30,6 +33,7 @@ def test_killed_app_delivers_every_report_once_to_the_real_system(
         cycles=100,
         seed=20261125,
         worker=WORKER,
+        password=TEST_PASSWORD,
         photo=photo,
         photo_every=10,
         max_wait_s=0.4,  # real intake waits for the Kafka acknowledgement: slower cycles than the fake
@@ -61,7 +65,7 @@ def test_killed_app_delivers_every_report_once_to_the_real_system(
         )
     }
     assert stored == ids  # the server holds exactly the phone's reports: none lost, none invented
-    with httpx.Client(base_url=live_system.api_url, timeout=10) as client:
+    with httpx.Client(base_url=live_system.api_url, timeout=10, headers=accounts.headers(WORKER)) as client:
 
         def decided(report_id: str) -> bool:
             answer = client.get(f"/api/v1/reports/{report_id}")

@@ -16,7 +16,7 @@ from field_app.core.labels import action_line
 from field_app.core.service import FieldService
 from tests.field_app.conftest import complete_draft
 from tests.field_app.fake_api import WORKER, FakeApi
-from tests.field_app.fake_auth import GRID_B
+from tests.field_app.fake_auth import GRID_B, PASSWORD
 from tests.field_app.fake_cases import FakeCase
 
 
@@ -73,6 +73,18 @@ def test_queue_opens_offline_from_the_last_one_seen(service: FieldService, fake_
         service.load_verify_queue()
     cached = service.cached_verify_queue()
     assert cached is not None and [i.case_id for i in cached.items] == [case.case_id]
+
+
+def test_the_next_account_does_not_see_the_last_ones_cases(service: FieldService, fake_api: FakeApi) -> None:
+    fake_api.cases.add_handled()
+    service.load_verify_queue()
+    fake_api.accounts.end_sessions()  # the session ends without a sign-out (the list stays for its owner)
+    with pytest.raises(Exception, match="登录已过期"):
+        service.load_verify_queue()
+    assert service.cached_verify_queue() is not None
+    fake_api.accounts.add("wg-0002", grid_codes=("210202001002001",))
+    service.sign_in("wg-0002", PASSWORD, "http://api.test")
+    assert service.cached_verify_queue() is None
 
 
 def test_grid_names_come_from_the_server(service: FieldService) -> None:
