@@ -6,16 +6,46 @@ import * as charts from "./charts.js";
 import { LEVELS, el, fmtNum, fmtPct, stateColor, stateLabel } from "./labels.js";
 
 const $ = (id) => document.getElementById(id);
+let shown = null; // the area whose figures are on the panel: a late answer for another is dropped
 
-function kpi(label, value, { bad = false, title = "" } = {}) {
-  return el("div", { class: `kpi${bad ? " bad" : ""}`, title }, el("b", {}, value), el("span", {}, label));
+function kpi(label, value, { bad = false, title = "", change = null } = {}) {
+  return el(
+    "div",
+    { class: `kpi${bad ? " bad" : ""}`, title },
+    el("b", {}, value),
+    el("span", {}, label),
+    change ? el("em", {}, change) : null,
+  );
+}
+
+// The change on the previous period of the same length (较上期): counts as a difference, rates in points.
+function change(now, before, rate = false) {
+  if (before === undefined || now === null || before === null) return null;
+  const d = rate ? (now - before) * 100 : now - before;
+  const text = rate ? `${Math.abs(d).toFixed(1)}pt` : `${Math.abs(d)}`;
+  return d > 0 ? `↑${text}` : d < 0 ? `↓${text}` : "持平";
+}
+
+function shiftDays(iso, days) {
+  const d = new Date(`${iso}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+// The same area's view over the period before the one shown, for the headline's changes; null if none.
+async function previous(code, view) {
+  if (!view.figures || !view.period) return null;
+  const from = view.period.from;
+  const days = Math.round((new Date(view.period.to) - new Date(from)) / 86400000) + 1;
+  const to = shiftDays(from, -1);
+  return get(`/api/v1/views/${code}?from=${shiftDays(to, 1 - days)}&to=${to}`).catch(() => null);
 }
 
 function facts(node, rows) {
   node.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
 
-function headline(view) {
+function headline(view, before) {
   const f = view.figures;
   if (!f) {
     const t = view.totals;
@@ -26,15 +56,18 @@ function headline(view) {
     ];
   }
   const i = f.indicators;
+  const b = before && before.figures ? before.figures.indicators : {};
+  const count = (name) => change(i[name].value, b[name] && b[name].value);
+  const rate = (name) => change(i[name], b[name], true);
   return [
     kpi("受理(上报)", view.totals.reports, { title: "全部上报，含重复" }),
-    kpi(i.registered.label, i.registered.value),
-    kpi(i.dispatched.label, i.dispatched.value),
-    kpi(i.closed.label, i.closed.value),
-    kpi("结案率", fmtPct(i.closure_rate), { title: "结案数 ÷ (应结案数 − 缓办数)" }),
-    kpi("按期结案率", fmtPct(i.on_time_rate), { title: "按期结案数 ÷ (应结案数 − 缓办数)" }),
-    kpi("返工率", fmtPct(i.rework_rate)),
-    kpi("延期率", fmtPct(i.postpone_rate)),
+    kpi(i.registered.label, i.registered.value, { change: count("registered") }),
+    kpi(i.dispatched.label, i.dispatched.value, { change: count("dispatched") }),
+    kpi(i.closed.label, i.closed.value, { change: count("closed") }),
+    kpi("结案率", fmtPct(i.closure_rate), { title: "结案数 ÷ (应结案数 − 缓办数)", change: rate("closure_rate") }),
+    kpi("按期结案率", fmtPct(i.on_time_rate), { title: "按期结案数 ÷ (应结案数 − 缓办数)", change: rate("on_time_rate") }),
+    kpi("返工率", fmtPct(i.rework_rate), { change: rate("rework_rate") }),
+    kpi("延期率", fmtPct(i.postpone_rate), { change: rate("postpone_rate") }),
     kpi(i.open_overdue.label, i.open_overdue.value, { bad: i.open_overdue.value > 0 }),
     kpi("平均结案(工时)", fmtNum(i.mean_close_hours, 1)),
     kpi("综合得分", fmtNum(f.score.score, 1), { title: f.score.note || "" }),
@@ -81,7 +114,9 @@ export async function showView(code, { onChild }) {
     ? `统计期 ${view.period.from || view.period.start} 至 ${view.period.to || view.period.end}` +
       (view.area.synthetic ? " · 边界为生成数据" : "")
     : "";
-  $("kpis").replaceChildren(...headline(view));
+  $("kpis").replaceChildren(...headline(view, null));
+  shown = code;
+  previous(code, view).then((before) => before && shown === code && $("kpis").replaceChildren(...headline(view, before)));
   $("states").replaceChildren(...states(view));
   const f = view.figures;
   facts($("flows"), f
