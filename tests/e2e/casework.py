@@ -19,8 +19,10 @@ from tests.fixtures import LiveSystem, accounts_of, auth, wait_until
 # District water bureau (区水务局) categories, no helper departments: 上水井盖, 雨水井盖, 供水管道 ...
 WATER = ("10101", "10102", "10103", "20402", "20404")
 URBAN = "10106"  # 城市道路附属设施: district urban management
-_USED: dict[str, list[tuple[float, float]]] = {}  # grid → points used, kept apart by more than the 50 m
-_SPACING = 0.0008  # about 70 m: beyond the duplicate radius, so each report opens a case of its own
+# (grid, category) → points used: reports of one category further apart than the duplicate radius (50 m)
+# each open a case of their own (other categories never join).
+_USED: dict[tuple[str, str], list[tuple[float, float]]] = {}
+_SPACING = 0.0006  # 67 m north–south, 52 m east–west in Dalian: beyond the 50 m
 
 
 @dataclass
@@ -34,13 +36,13 @@ class Opened:
         return str(self.case["case_id"])
 
 
-def fresh_point(system: LiveSystem, grid: str, seed: int = 0) -> tuple[float, float]:
-    """A point inside `grid`, at least _SPACING from any point handed out before in it."""
+def fresh_point(system: LiveSystem, grid: str, category: str) -> tuple[float, float]:
+    """A point inside `grid`, at least _SPACING from any point handed out before for `category` in it."""
     with system.engine.connect() as conn:
         wkb = conn.execute(text("SELECT ST_AsBinary(geom) FROM areas WHERE code = :c"), {"c": grid}).scalar()
     shape = from_wkb(bytes(wkb)).buffer(-0.0002)  # away from the edge: the point must locate in this grid
-    used = _USED.setdefault(grid, [])
-    rng = random.Random(f"{grid}:{seed}:{len(used)}")
+    used = _USED.setdefault((grid, category), [])
+    rng = random.Random(f"{grid}:{category}:{len(used)}")
     minx, miny, maxx, maxy = shape.bounds
     for _ in range(20_000):
         lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
@@ -48,7 +50,7 @@ def fresh_point(system: LiveSystem, grid: str, seed: int = 0) -> tuple[float, fl
         if far and shape.contains(Point(lon, lat)):
             used.append((lon, lat))
             return lon, lat
-    raise AssertionError(f"no room left in grid {grid}")
+    raise AssertionError(f"no room left in grid {grid} for category {category}")
 
 
 def report_body(point: tuple[float, float], category: str, **extra: object) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def report_body(point: tuple[float, float], category: str, **extra: object) -> d
 
 def open_case(system: LiveSystem, reporter: str, grid: str, category: str) -> Opened:
     """`reporter` reports at a fresh point of `grid`; the case it opens, once routed and stored."""
-    body = report_body(fresh_point(system, grid), category)
+    body = report_body(fresh_point(system, grid, category), category)
     answer = httpx.post(
         f"{system.api_url}/api/v1/reports", json=body, headers=auth(system, reporter), timeout=15
     )

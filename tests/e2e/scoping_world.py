@@ -1,9 +1,10 @@
 """The objects the scoping matrix probes, and who must see them.
 
-Three cases, each with its report and a photo its reporter sent: `here` — 中山区's water bureau, in the grid
+Four cases, each with its report and a photo its reporter sent: `here` — 中山区's water bureau, in the grid
 of `accounts.users`' grid worker, reported by it; `other_department` — the same grid, 中山区's urban
 management, reported by another grid worker; `there` — 西岗区's water bureau, in the grid of
-`accounts.others`' grid worker, reported by it. And the areas around them, grid to district, and the city.
+`accounts.others`' grid worker, reported by it; `reported_elsewhere` — that grid, 西岗区's urban management,
+reported by `accounts.users`' grid worker. And the areas around them, grid to district, and the city.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def build(system: LiveSystem, accounts: Accounts) -> World:
         ("other_department", accounts.grid_worker(grid, name="t_gw_matrix"), grid, URBAN, None, here_offices),
         ("there", users["grid_worker_other"], grid_there, WATER[1], "department_other",
          there_offices | {"department_other"}),
+        # Seen by its reporter although outside its grids, and not by 西岗区's water bureau.
+        ("reported_elsewhere", users["grid_worker"], grid_there, URBAN, None,
+         there_offices | {"grid_worker"}),
     ]  # fmt: skip
     objects, photos = [], {}
     for name, reporter, at, category, lead, seen in specs:

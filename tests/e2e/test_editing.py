@@ -173,7 +173,10 @@ def test_departments_are_listed_with_their_jurisdiction(live_system: LiveSystem)
         "area_code": "210202000000",
     }
     paths = httpx.get(f"{live_system.api_url}/openapi.json").json()["paths"]
-    assert "No admin role yet" in paths["/api/v1/duty-rules/{category_code}/{level}"]["put"]["description"]
+    assert (
+        "Only an `admin` may edit"
+        in paths["/api/v1/duty-rules/{category_code}/{level}"]["put"]["description"]
+    )
 
 
 def test_swapped_latitude_and_longitude_are_refused_with_a_hint(live_system: LiveSystem):

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from accounts.roles import Role
 from tests.e2e.casework import WATER, act_as, open_case, report_body
 from tests.e2e.test_report_trip import SEA_OFF_DALIAN, wait_decided
-from tests.fixtures import Accounts, LiveSystem, wait_until
+from tests.fixtures import Accounts, LiveSystem, UserAccount, wait_until
 
 pytestmark = pytest.mark.services
 ITEM_KEYS = {
@@ -186,3 +186,12 @@ def test_an_unknown_queue_is_404_a_page_too_large_422_and_no_token_401(
     too_big = page(live_system, accounts, Role.DEPARTMENT, "new", size=101)
     assert too_big.status_code == 422 and too_big.json()["detail"][0]["loc"] == ["query", "size"]
     assert httpx.get(f"{live_system.api_url}/api/v1/queues/new", timeout=10).status_code == 401
+
+
+def test_the_field_app_s_worker_signs_in_and_reads_its_to_verify_queue(
+    live_system: LiveSystem, accounts: Accounts, field_worker: UserAccount
+) -> None:
+    """The `field_worker` fixture the field app's live tests sign in with: 中山广场's grid worker."""
+    assert field_worker.grid_codes and field_worker.grid_codes[0].startswith("210202")
+    answer = page(live_system, accounts, field_worker.username, "to_verify")
+    assert answer.status_code == 200 and answer.json()["label"] == "待核查"

@@ -15,8 +15,8 @@ import pytest
 
 from api.app import create_app
 from api.queues.schemas import QUEUES
-from tests.e2e.scoping_world import World, build
-from tests.fixtures import Accounts, LiveSystem
+from tests.e2e.scoping_world import World
+from tests.fixtures import LiveSystem
 
 pytestmark = pytest.mark.services
 Probe = Callable[[World, str], list[str]]
@@ -29,11 +29,6 @@ USER_KEYS = [
     *("city_dispatch", "auditor", "admin"),
     *(f"{r}_other" for r in ("grid_worker", "community", "township", "district", "department")),
 ]
-
-
-@pytest.fixture(scope="module")
-def world(live_system: LiveSystem, accounts: Accounts) -> World:
-    return build(live_system, accounts)
 
 
 def routes() -> set[tuple[str, str]]:
