@@ -5,6 +5,7 @@ on a shared, noisy machine. A script, not a test. Needs the services (`gridflow 
 
     PYTHONPATH=. .venv/bin/python benchmarks/throughput_bench.py      # the full run (5-minute latency)
     PYTHONPATH=. .venv/bin/python benchmarks/throughput_bench.py --duration 30 --reports 5000   # a quick one
+    ... --rates 1000,250: the latency phase at each rate, on topics of its own
 
 Everything runs on a scratch database and topics of the run's own (benchmarks/bench_env.py), removed after.
 """
@@ -55,7 +56,8 @@ def intake(table: Table, codes: list[str], seconds: int, api_workers: list[int])
                     f"load generator: wrk → 404 route, {name}",
                     f"{ceiling.rate:,.0f} req/s",
                     f"p99 {_ms(ceiling.latency_ms.get('99%'))}",
-                    f"wrk used {ceiling.wrk_cores:.2f} of its 1 core",
+                    f"wrk used {ceiling.wrk_cores:.2f} of its 1 core: its own ceiling "
+                    f"≈ {ceiling.rate / max(ceiling.wrk_cores, 1e-3):,.0f} req/s",
                 )
                 single = bh.wrk(url, script="single.lua", seconds=seconds, connections=32, env=env)
                 rows[f"single {workers}"] = single.rate
@@ -120,7 +122,7 @@ def stream(table: Table, engine: object, codes: list[str], reports: int, naive: 
 def latency(
     table: Table, codes: list[str], rate: float, duration: float, api_workers: int, workers: int
 ) -> None:
-    prefix = be.phase_prefix("latency")
+    prefix = be.phase_prefix(f"latency{rate:.0f}")  # a run of its own: no backlog from another rate
     port = 18350
     procs = [be.api(port, api_workers, prefix), *(be.worker(i, prefix) for i in range(workers))]
     with be.running(*procs):
@@ -136,7 +138,8 @@ def latency(
         "latency: POST answered (from when it was due)",
         f"p99 {_ms(p(out.post_ms, 0.99))}",
         f"p50 {_ms(p(out.post_ms, 0.5))}",
-        f"{where}; accepted {out.accepted:,}, refused {out.refused:,}",
+        f"{where}; accepted {out.accepted:,}, refused {out.refused:,} {out.refusals or ''}, "
+        f"failed {out.failed:,}",
     )
     for label, values in (
         ("POST → routed in the report row (GET, view)", out.routed_ms),
@@ -157,7 +160,7 @@ def main(
     naive: int = typer.Option(1000, min=100, help="reports through the naive agent"),
     seconds: int = typer.Option(15, min=3, help="each wrk run"),
     duration: float = typer.Option(300.0, min=5, help="the latency phase, at --rate"),
-    rate: float = typer.Option(1000.0, min=10),
+    rates: str = typer.Option("1000", help="offered rates for the latency phase, each for --duration"),
     api_workers: str = typer.Option("1,2", help="API processes to measure intake with"),
     latency_workers: int = typer.Option(2, min=1, help="stream workers during the latency phase"),
     phases: str = typer.Option(",".join(PHASES), help="a subset of " + ",".join(PHASES)),
@@ -181,9 +184,9 @@ def main(
         if "stream" in wanted:
             stream(table, engine, codes, reports, naive, "replay" in wanted)
         if "latency" in wanted:
-            latency(
-                table, codes, rate, duration, max(int(w) for w in api_workers.split(",")), latency_workers
-            )
+            most = max(int(w) for w in api_workers.split(","))
+            for rate in (float(r) for r in rates.split(",")):
+                latency(table, codes, rate, duration, most, latency_workers)
     console.print(table)
     console.print(f"{_load()} at the end; {time.monotonic() - started:,.0f} s in all")
 
