@@ -1,4 +1,8 @@
-"""Report photos (照片附件): stored once by sha256 under state_dir/attachments, sent whole or resumably.
+"""Report and case photos (照片附件): stored once by sha256 under state_dir/attachments, sent whole or
+resumably.
+
+A report's photos come from its reporter; a case's evidence photos (核查, 处置) from whoever may verify or
+handle it, under /api/v1/cases/{case_id}/attachments with the same protocol (api/attachments/case_routes.py).
 
 Protocol (what the field app uses; any HTTP client can follow it):
 
@@ -24,7 +28,14 @@ field, FastAPI style: 413 too large, 415 not an allowed image, 422 bad hash, ran
 `{"detail": {"code": "quota_exceeded", "message", "field"}}` when the storage is full.
 """
 
-from api.attachments.routes import get_store, router
-from api.attachments.store import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored, sniff
+from fastapi import APIRouter
 
-__all__ = ["MAX_ATTACHMENT_BYTES", "AttachmentStore", "Stored", "get_store", "router", "sniff"]
+from api.attachments import case_routes, routes
+from api.attachments.routes import get_store
+from api.attachments.store import MAX_ATTACHMENT_BYTES, AttachmentStore, Owner, Stored, sniff
+
+router = APIRouter()
+router.include_router(routes.router)
+router.include_router(case_routes.router)
+
+__all__ = ["MAX_ATTACHMENT_BYTES", "AttachmentStore", "Owner", "Stored", "get_store", "router", "sniff"]

@@ -1,4 +1,6 @@
-"""The photo routes: parse the request, call the store in a thread, answer; errors go to api/errors.py."""
+"""The report photo routes, and the protocol every owner's photo routes share (`receive_whole`,
+`receive_range`, `serve`): parse the request, call the store in a thread, answer; errors go to
+api/errors.py."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from accounts.scope import ReportFacts, sees_report
-from api.attachments.store import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored
+from api.attachments.store import MAX_ATTACHMENT_BYTES, AttachmentStore, Owner, Stored
 from api.auth import scoping
 from api.deps import CurrentPrincipal
 from api.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -125,58 +127,83 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _answer(report_id: UUID, stored: Stored) -> JSONResponse:
+def _url(owner: Owner, sha256: str) -> str:
+    return f"/api/v1/{owner.kind}s/{owner.id}/attachments/{sha256}"
+
+
+def _answer(owner: Owner, stored: Stored) -> JSONResponse:
     out = AttachmentOut(
         sha256=stored.sha256,
         size=stored.size,
         content_type=stored.content_type,
-        url=f"/api/v1/reports/{report_id}/attachments/{stored.sha256}",
+        url=_url(owner, stored.sha256),
     )
     return JSONResponse(out.model_dump(), status_code=201 if stored.created else 200)
 
 
-@router.post("", status_code=201, response_model=AttachmentOut, responses=PROBLEMS)
-async def upload(report_id: UUID, request: Request, store: StoreDep, uploader: UploaderDep) -> JSONResponse:
-    """Upload a whole photo (raw body) to one's own report. Idempotent: the same bytes again answer 200."""
+async def receive_whole(
+    owner: Owner, request: Request, store: AttachmentStore, uploader: str
+) -> JSONResponse:
+    """A whole photo (raw body) for `owner` from `uploader`, whom the route has already let upload."""
     declared = declared_type(request.headers.get("content-type"))
     body = await _read_body(request, MAX_ATTACHMENT_BYTES)
     if not body:
         raise InvalidInput("the photo is empty", field="body")
-    stored = await anyio.to_thread.run_sync(
-        lambda: store.put_whole(report_id, body, declared, uploader=uploader)
-    )
-    return _answer(report_id, stored)
+    stored = await anyio.to_thread.run_sync(lambda: store.put_whole(owner, body, declared, uploader=uploader))
+    return _answer(owner, stored)
 
 
-@router.put(
-    "/{sha256}",
-    status_code=201,
-    response_model=AttachmentOut,
-    responses={**PROBLEMS, 308: {"description": "incomplete; Range: bytes=0-K says what is held"}},
-)
-async def upload_range(
-    report_id: UUID, sha256: Sha256, request: Request, store: StoreDep, uploader: UploaderDep
+async def receive_range(
+    owner: Owner, sha256: str, request: Request, store: AttachmentStore, uploader: str
 ) -> Response:
-    """Resumable upload by content hash with Content-Range (see the package's docstring)."""
+    """One step of a resumable upload by content hash with Content-Range (see the package's docstring)."""
     declared = declared_type(request.headers.get("content-type"))
     first, last, total = parse_content_range(request.headers.get("content-range"))
     body = await _read_body(request, MAX_ATTACHMENT_BYTES)
     if first is None:
-        result = await anyio.to_thread.run_sync(
-            lambda: store.status(report_id, sha256, total, uploader=uploader)
-        )
+        result = await anyio.to_thread.run_sync(lambda: store.status(owner, sha256, total, uploader=uploader))
     else:
         assert last is not None
         start = first
         if len(body) != last - first + 1:
             raise InvalidInput("body length differs from Content-Range", field="body")
         result = await anyio.to_thread.run_sync(
-            lambda: store.put_chunk(report_id, sha256, start, body, total, declared, uploader=uploader)
+            lambda: store.put_chunk(owner, sha256, start, body, total, declared, uploader=uploader)
         )
     if isinstance(result, Stored):
-        return _answer(report_id, result)
+        return _answer(owner, result)
     headers = {"Range": f"bytes=0-{result - 1}"} if result else {}
     return JSONResponse({"received": result}, status_code=308, headers=headers)
+
+
+def serve(store: AttachmentStore, sha256: str) -> FileResponse:
+    """The stored photo with its content type; the route has checked who may read it and that it is linked."""
+    stored = store.stored(sha256)
+    return FileResponse(store.object_path(sha256), media_type=stored.content_type)
+
+
+RANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    308: {"description": "incomplete; Range: bytes=0-K says what is held"}
+}
+
+
+@router.post("", status_code=201, response_model=AttachmentOut, responses=PROBLEMS)
+async def upload(report_id: UUID, request: Request, store: StoreDep, uploader: UploaderDep) -> JSONResponse:
+    """Upload a whole photo (raw body) to one's own report. Idempotent: the same bytes again answer 200."""
+    return await receive_whole(Owner("report", report_id), request, store, uploader)
+
+
+@router.put(
+    "/{sha256}",
+    status_code=201,
+    response_model=AttachmentOut,
+    responses={**PROBLEMS, **RANGE_RESPONSES},
+)
+async def upload_range(
+    report_id: UUID, sha256: Sha256, request: Request, store: StoreDep, uploader: UploaderDep
+) -> Response:
+    """Resumable upload by content hash with Content-Range (see the package's docstring)."""
+    return await receive_range(Owner("report", report_id), sha256, request, store, uploader)
 
 
 @router.get(
@@ -196,5 +223,4 @@ async def fetch(
     owner = facts.reporter_id if facts is not None else principal.reporter_id
     if not store.linked(report_id, sha256, uploader=owner):
         raise missing
-    stored = store.stored(sha256)
-    return FileResponse(store.object_path(sha256), media_type=stored.content_type)
+    return serve(store, sha256)

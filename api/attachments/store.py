@@ -1,13 +1,15 @@
-"""Photos on disk, no database: each stored once by content, linked to a report only by its uploader.
+"""Photos on disk, no database: each stored once by content, linked to an owner (a report or a case) only
+by its uploader.
 
-Layout under the root:
+Layout under the root, where `<owner>` is a report's id, or `case-<case_id>` for a case's evidence photos
+(核查 and 处置 photos, sent by whoever may act on the case rather than by a report's reporter):
 - `objects/<aa>/<sha256>` — a stored photo, read-only. It only ever appears by `os.link` of a finished,
   verified temp file, so no writer ever holds it open: a photo is there whole or not at all.
-- `links/<report_id>/<sha256>.<who>` — empty marker: uploader `who` sent these bytes for this report (proof of
-  possession). `who` is a hash of the uploader's reporter id, so a photo counts for a report only when its
+- `links/<owner>/<sha256>.<who>` — empty marker: uploader `who` sent these bytes for this owner (proof of
+  possession). `who` is a hash of the uploader's id, so a photo counts for a report only when its
   reporter sent it, checked once the report is stored (intake writes no database, so the photo may come
   first). A marker without `.<who>` is from before accounts (or a caller that names no uploader).
-- `partial/<report_id>/<sha256>.<N>[.<who>].part` — an upload of this report by `who` in progress, locked
+- `partial/<owner>/<sha256>.<N>[.<who>].part` — an upload for this owner by `who` in progress, locked
   with flock.
 - `tmp/` — one unique file per finishing upload, removed when it is linked into `objects/`.
 - `quota.lock`, `swept` — the lock around "is there room, then write", and when the last sweep ran.
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from uuid import UUID
 
 from api.errors import GridflowError, InvalidInput, QuotaExceeded, UnsupportedMediaType
@@ -60,11 +63,29 @@ def _who(uploader: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """What a photo is linked to: a report (its reporter's photos) or a case (evidence of acting on it)."""
+
+    kind: Literal["report", "case"]
+    id: UUID
+
+    @property
+    def folder(self) -> str:
+        # A report's folder is its bare id, as before cases had photos, so stored links keep counting.
+        return str(self.id) if self.kind == "report" else f"{self.kind}-{self.id}"
+
+
+def _owner(owner: Owner | UUID) -> Owner:
+    """A bare UUID is a report's id: the store's first and most common owner."""
+    return owner if isinstance(owner, Owner) else Owner("report", owner)
+
+
+@dataclass(frozen=True)
 class Stored:
     sha256: str
     size: int
     content_type: str
-    created: bool  # newly linked to this report (201), not already there (200)
+    created: bool  # newly linked to this owner (201), not already there (200)
 
 
 class AttachmentStore:
@@ -85,16 +106,22 @@ class AttachmentStore:
     def object_path(self, sha256: str) -> Path:
         return self.root / "objects" / sha256[:2] / sha256
 
-    def _link_path(self, report_id: UUID, sha256: str, uploader: str | None) -> Path:
-        return self.root / "links" / str(report_id) / f"{sha256}{_who(uploader)}"
+    def _link_path(self, owner: Owner | UUID, sha256: str, uploader: str | None) -> Path:
+        return self.root / "links" / _owner(owner).folder / f"{sha256}{_who(uploader)}"
 
-    def _partial(self, report_id: UUID, sha256: str, total: int, uploader: str | None) -> Path:
-        return self.root / "partial" / str(report_id) / f"{sha256}.{total}{_who(uploader)}.part"
+    def _partial(self, owner: Owner | UUID, sha256: str, total: int, uploader: str | None) -> Path:
+        return self.root / "partial" / _owner(owner).folder / f"{sha256}.{total}{_who(uploader)}.part"
 
-    def linked(self, report_id: UUID, sha256: str, *, uploader: str | None = None) -> bool:
-        """Whether `uploader` sent this photo, whole, for this report."""
-        path = self._link_path(report_id, sha256, uploader)
+    def linked(self, owner: Owner | UUID, sha256: str, *, uploader: str | None = None) -> bool:
+        """Whether `uploader` sent this photo, whole, for this owner (a bare UUID: a report)."""
+        path = self._link_path(owner, sha256, uploader)
         return path.exists() and self.object_path(sha256).exists()
+
+    def linked_by_anyone(self, owner: Owner | UUID, sha256: str) -> bool:
+        """Whether anyone sent this photo, whole, for this owner (a case's photos: whoever may act on it)."""
+        folder = self.root / "links" / _owner(owner).folder
+        sent = (folder / sha256).exists() or any(folder.glob(f"{sha256}.*"))
+        return sent and self.object_path(sha256).exists()
 
     def stored(self, sha256: str, created: bool = False) -> Stored:
         path = self.object_path(sha256)
@@ -103,17 +130,17 @@ class AttachmentStore:
         return Stored(sha256, path.stat().st_size, content_type, created)
 
     def status(
-        self, report_id: UUID, sha256: str, total: int, *, uploader: str | None = None
+        self, owner: Owner | UUID, sha256: str, total: int, *, uploader: str | None = None
     ) -> Stored | int:
-        """This report's photo if `uploader` finished it, else the bytes their upload for it holds.
+        """This owner's photo if `uploader` finished it, else the bytes their upload for it holds.
 
-        Only this uploader's upload for this report counts: that the photo is stored for another report, or
+        Only this uploader's upload for this owner counts: that the photo is stored for another owner, or
         sent by someone else, says nothing.
         """
-        if self.linked(report_id, sha256, uploader=uploader):
+        if self.linked(owner, sha256, uploader=uploader):
             return self.stored(sha256)
         try:
-            return self._partial(report_id, sha256, total, uploader).stat().st_size
+            return self._partial(owner, sha256, total, uploader).stat().st_size
         except FileNotFoundError:
             return 0
 
@@ -129,9 +156,9 @@ class AttachmentStore:
 
     # --- uploading -------------------------------------------------------------------------------
     def put_whole(
-        self, report_id: UUID, body: bytes, declared: str, *, uploader: str | None = None
+        self, owner: Owner | UUID, body: bytes, declared: str, *, uploader: str | None = None
     ) -> Stored:
-        """Store a whole photo (once, by content) and link it to the report as sent by `uploader`."""
+        """Store a whole photo (once, by content) and link it to the owner as sent by `uploader`."""
         self.sweep_if_due()
         check_content(body[:16], declared)
         sha256 = hashlib.sha256(body).hexdigest()
@@ -146,11 +173,11 @@ class AttachmentStore:
                 self._publish(Path(tmp), sha256)
             finally:
                 os.unlink(tmp)
-        return self.stored(sha256, created=self._link(report_id, sha256, uploader))
+        return self.stored(sha256, created=self._link(owner, sha256, uploader))
 
     def put_chunk(
         self,
-        report_id: UUID,
+        owner: Owner | UUID,
         sha256: str,
         start: int,
         chunk: bytes,
@@ -159,16 +186,16 @@ class AttachmentStore:
         *,
         uploader: str | None = None,
     ) -> Stored | int:
-        """Add a chunk to `uploader`'s upload for this report; the Stored photo when complete, else the bytes
+        """Add a chunk to `uploader`'s upload for this owner; the Stored photo when complete, else the bytes
         now held."""
         self.sweep_if_due()
-        if self.linked(report_id, sha256, uploader=uploader):
+        if self.linked(owner, sha256, uploader=uploader):
             return self.stored(sha256)
-        partial = self._partial(report_id, sha256, total, uploader)
+        partial = self._partial(owner, sha256, total, uploader)
         with self._locked(partial) as fd:
             if self.linked(
-                report_id, sha256, uploader=uploader
-            ):  # a parallel upload for this report finished while we waited
+                owner, sha256, uploader=uploader
+            ):  # a parallel upload for this owner finished while we waited
                 partial.unlink()
                 return self.stored(sha256)
             held = os.fstat(fd).st_size
@@ -189,7 +216,7 @@ class AttachmentStore:
             except GridflowError:
                 partial.unlink()  # bytes that are not this photo: the client must start again
                 raise
-            created = self._link(report_id, sha256, uploader)
+            created = self._link(owner, sha256, uploader)
             partial.unlink()  # while we hold its lock, so a waiter takes a fresh one and sees the link
         return self.stored(sha256, created=created)
 
@@ -227,9 +254,9 @@ class AttachmentStore:
         with suppress(FileExistsError):
             os.link(tmp, target)
 
-    def _link(self, report_id: UUID, sha256: str, uploader: str | None) -> bool:
-        """Record that `uploader` sent the photo for this report; False if it was recorded before."""
-        marker = self._link_path(report_id, sha256, uploader)
+    def _link(self, owner: Owner | UUID, sha256: str, uploader: str | None) -> bool:
+        """Record that `uploader` sent the photo for this owner; False if it was recorded before."""
+        marker = self._link_path(owner, sha256, uploader)
         marker.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Query
 
+from api.attachments.routes import StoreDep
 from api.auth.scoping import case_clause
 from api.cases import service
 from api.cases.listing import CaseList, CaseQuery, list_cases
@@ -39,7 +40,10 @@ _ACT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": 'refused by the case\'s state or data: `{"error": "illegal_transition" | "invalid" | '
         '"failed", "state": <current state>, "action": <action>, "detail": <why, in Chinese>}`'
     },
-    422: {"description": "unknown action, or a missing or invalid field (named); nothing was sent"},
+    422: {
+        "description": "unknown action, a missing or invalid field (named), or `attachments` naming a photo "
+        "not uploaded to the case (POST /api/v1/cases/{case_id}/attachments); nothing was sent"
+    },
     503: {"description": "Kafka unavailable; nothing was sent, retry later"},
     504: {"description": "sent, but not applied within 10 s: it stays queued and will be applied in turn"},
 }
@@ -118,6 +122,7 @@ async def act(
     engine: EngineDep,
     producer: ProducerDep,
     settings: SettingsDep,
+    store: StoreDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseOut:
     """Act on a case (派遣, 签收, 回退, 处置, 核查, 评价, 延期, 缓办, 上报, 作废...) as the signed-in user,
@@ -134,5 +139,6 @@ async def act(
         principal=principal,
         case_id=case_id,
         action=action,
+        store=store,
         command_id=idempotency_key,
     )

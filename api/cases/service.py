@@ -20,8 +20,9 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from accounts.roles import Principal
+from api.attachments import AttachmentStore
 from api.auth import scoping
-from api.cases import queries
+from api.cases import evidence, queries
 from api.cases.schemas import (
     OPENING_ACTION,
     OPENING_LABEL,
@@ -115,12 +116,13 @@ async def act(
     principal: Principal,
     case_id: UUID,
     action: CaseAction,
+    store: AttachmentStore,
     command_id: UUID | None = None,
 ) -> CaseOut:
     """Send `principal`'s `action` to the case agent and answer its outcome: the case once applied, else why
     not. `command_id` (the Idempotency-Key) makes a resend safe: if that command has an outcome already, it
     is answered again and nothing is sent; if it was sent but not applied yet, sending it again is harmless
-    (the case agent applies a command_id once)."""
+    (the case agent applies a command_id once). Photos it names must be the case's (`evidence`)."""
     async with engine.connect() as conn:
         earlier = await queries.command(conn, command_id) if command_id is not None else None
         if earlier is not None:
@@ -142,6 +144,7 @@ async def act(
         if isinstance(action, DispatchAction) and not await department_names(conn, [action.department_code]):
             unknown = f"no department with code {action.department_code!r} (部门不存在)"
             raise InvalidInput(unknown, field="body.department_code")
+        await evidence.check_attachments(conn, store, case_id, action)
     command = CaseCommand(
         command_id=command_id or uuid4(),
         case_id=case_id,
