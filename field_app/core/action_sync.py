@@ -15,8 +15,6 @@ from field_app.core.backoff import Backoff
 from field_app.core.cases import ActionAnswer, ActionOutcome, post_action
 from field_app.core.clock import Clock
 
-NO_REPORT = "案件没有上报记录，照片无法上传"
-
 
 class Unavailable(NetworkError):
     """503/429 for an action: the whole pass waits, honouring Retry-After."""
@@ -60,17 +58,12 @@ class ActionSender:
         self._record(entry, answer, tally)
 
     def _upload(self, entry: ActionEntry, tally: ActionTally) -> None:
-        """Each photo to the case's first report. One the server refuses (an uploader must be the report's
-        reporter, on a server that says so) is recorded and left out; the verification goes on without it."""
+        """Each photo to the case itself (the server takes a case's photos from whoever may verify it, whoever
+        reported it). One the server refuses is recorded and left out; the verification goes on without it."""
         for photo in entry.photos_pending:
-            report_id = entry.upload_report_id
-            if report_id is None:
-                self.actions.mark_photo(entry.action_id, photo.sha256, uploaded=False, error=NO_REPORT)
-                continue
             try:
-                self.client.upload_photo(
-                    report_id, photo.sha256, Path(photo.path), photo.content_type, missing_is_final=True
-                )
+                path = Path(photo.path)
+                self.client.upload_case_photo(entry.case_id, photo.sha256, path, photo.content_type)
             except AttachmentRefused as exc:
                 self.actions.mark_photo(entry.action_id, photo.sha256, uploaded=False, error=str(exc))
                 continue

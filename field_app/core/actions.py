@@ -1,7 +1,7 @@
 """The outbox of case actions: a verification (核查) is committed here, with its Idempotency-Key, before
 anything is sent, and kept with the server's outcome — applied, or refused with the server's words.
 
-Photos go up first (to the case's first report, where the attachment routes are); the body is frozen at the
+Photos go up first (to the case, POST/PUT /api/v1/cases/{case_id}/attachments); the body is frozen at the
 first send with the hashes the server took, and every resend carries that body under the same key.
 """
 
@@ -77,7 +77,6 @@ class ActionEntry:
     actor: str
     fields: dict[str, Any]
     body: dict[str, Any] | None
-    upload_report_id: str | None
     summary: dict[str, Any]
     created_at: float
     status: ActionStatus
@@ -108,7 +107,6 @@ def _entry(row: Any, photos: list[ActionPhoto]) -> ActionEntry:
         actor=row["actor"],
         fields=json.loads(row["fields"]),
         body=json.loads(row["body"]) if row["body"] else None,
-        upload_report_id=row["upload_report_id"],
         summary=json.loads(row["summary"]),
         created_at=row["created_at"],
         status=ActionStatus(row["status"]),
@@ -167,14 +165,13 @@ class ActionOutbox:
             if standing:
                 raise AlreadyQueued("该案件的核查结果已在发件箱中")
             conn.execute(
-                "INSERT INTO case_actions (action_id, case_id, action, actor, fields, upload_report_id,"
-                " summary, created_at, status) VALUES (?, ?, 'verify', ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO case_actions (action_id, case_id, action, actor, fields,"
+                " summary, created_at, status) VALUES (?, ?, 'verify', ?, ?, ?, ?, ?)",
                 (
                     draft.action_id,
                     case.case_id,
                     draft.actor,
                     json.dumps(fields, ensure_ascii=False),
-                    case.upload_report_id,
                     json.dumps(summary, ensure_ascii=False),
                     self.clock.now(),
                     ActionStatus.WAITING,

@@ -254,13 +254,24 @@ class ApiClient:
     def upload_photo(
         self, report_id: str, sha256: str, path: Path, content_type: str, *, missing_is_final: bool = False
     ) -> None:
-        """Resumable upload: ask how much the server holds, then send the rest in chunks.
-
-        Protocol (see api/attachments.py): PUT .../attachments/{sha256} with `Content-Range: bytes */N` asks;
-        308 with `Range: bytes=0-K` means K+1 bytes are held; 200/201 means the server has the whole photo.
-        A 404 is "not yet" for a report just accepted (retried), final for an older one (`missing_is_final`).
-        """
+        """A report's photo, resumably (`_upload_resumable`). A 404 is "not yet" for a report just accepted
+        (retried), final for an older one (`missing_is_final`)."""
         url = f"/api/v1/reports/{report_id}/attachments/{sha256}"
+        self._upload_resumable(url, path, content_type, missing_is_final)
+
+    def upload_case_photo(self, case_id: str, sha256: str, path: Path, content_type: str) -> None:
+        """A case's evidence photo (核查), resumably, to the case itself: whoever may verify it may add its
+        photos, whoever reported it. A 404 (not a case the worker sees) is final."""
+        url = f"/api/v1/cases/{case_id}/attachments/{sha256}"
+        self._upload_resumable(url, path, content_type, missing_is_final=True)
+
+    def _upload_resumable(self, url: str, path: Path, content_type: str, missing_is_final: bool) -> None:
+        """Ask how much the server holds, then send the rest in chunks.
+
+        Protocol (see api/attachments/__init__.py): PUT .../attachments/{sha256} with `Content-Range: bytes
+        */N` asks; 308 with `Range: bytes=0-K` means K+1 bytes are held; 200/201 means the server has the
+        whole photo.
+        """
         total = path.stat().st_size
         offset = self._upload_step(url, content_type, f"bytes */{total}", b"", missing_is_final)
         with path.open("rb") as fh:

@@ -88,11 +88,6 @@ class CaseItem:
     def due_label(self) -> str:
         return DUE_LABELS.get(self.due, self.due)
 
-    @property
-    def upload_report_id(self) -> str | None:
-        """Where a verification's photos go: the attachment routes are per report, so the case's first."""
-        return self.report_ids[0] if self.report_ids else None
-
 
 @dataclass(frozen=True)
 class QueuePage:

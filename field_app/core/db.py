@@ -70,7 +70,7 @@ MIGRATIONS: tuple[str, ...] = (
         actor TEXT NOT NULL,              -- the username that acted: sent only while they are signed in
         fields TEXT NOT NULL,             -- JSON of what the worker entered (passed, note)
         body TEXT,                        -- the exact JSON sent, frozen at the first send (photos settled)
-        upload_report_id TEXT,            -- where its photos go: the case's first report
+        upload_report_id TEXT,            -- unused: where photos went before cases took their own
         summary TEXT NOT NULL,            -- JSON of the case as listed (category, place, department)
         created_at REAL NOT NULL,
         status TEXT NOT NULL,             -- waiting | sending | applied | refused

@@ -2,7 +2,8 @@
 
 One object serves two ways: as an httpx.MockTransport handler (unit tests, no sockets) and over real HTTP on
 loopback (screen tests and the kill test, where the app runs in another process). The photo store is the
-real one from api/attachments.py, so the app's resumable uploads meet the real protocol. Every route but
+real one from api/attachments, so the app's resumable uploads (a report's photos, a case's 核查 photos) meet
+the real protocol. Every route but
 sign-in asks for a bearer token (fake_auth.py); the 核查 queue and case actions are in fake_cases.py.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, Stored
+from api.attachments import MAX_ATTACHMENT_BYTES, AttachmentStore, Owner, Stored
 from api.errors import DEFAULT_STATUS_CODES, GridflowError
 from tests.field_app.fake_auth import PASSWORD, FakeAccounts, FakeUser, problem, refusal
 from tests.field_app.fake_cases import FakeCases
@@ -75,6 +76,7 @@ DEPARTMENT = {"code": "210202-CG", "name": "中山区城市管理局"}
 AREA = {"city": "210200000000", "district": "210202000000", "township": "210202001000", "community": None}
 _REPORT = re.compile(r"^/api/v1/reports/([0-9a-f-]{36})$")
 _PHOTO = re.compile(r"^/api/v1/reports/([0-9a-f-]{36})/attachments/([0-9a-f]{64})$")
+_CASE_PHOTO = re.compile(r"^/api/v1/cases/([0-9a-f-]{36})/attachments/([0-9a-f]{64})$")
 WORKER = "wg-0001"  # the grid worker every fake knows, password fake_auth.PASSWORD
 _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+)$")
 
@@ -98,7 +100,9 @@ class FakeApi:
         self.batch_sizes: list[int] = []  # reports per batch request received
         self.accounts = FakeAccounts()
         self.accounts.add(WORKER, password=PASSWORD)
-        self.cases = FakeCases()
+        self.cases = FakeCases(
+            photo_linked=lambda case_id, sha: self.photos.linked_by_anyone(Owner("case", _uuid(case_id)), sha)
+        )
         self.reporters: dict[str, str] = {}  # report_id → who reported it: only they add its photos
         self.authorizations: list[str | None] = []  # the Authorization header of every request
 
@@ -134,6 +138,8 @@ class FakeApi:
             return self._status(match.group(1))
         if (match := _PHOTO.match(path)) and method == "PUT":
             return self._photo(match.group(1), match.group(2), request, user)
+        if (match := _CASE_PHOTO.match(path)) and method == "PUT":
+            return self._case_photo(match.group(1), match.group(2), request, user)
         with self.lock:
             answer = self.cases.handle(request, user)
         return answer or httpx.Response(404, json={"error": "not_found", "detail": "Not Found"})
@@ -226,6 +232,23 @@ class FakeApi:
         if reporter is not None and reporter != user.username:  # as api/attachments: the reporter only
             message = "仅该上报的上报人可上传照片 (only the report's reporter adds its photos)"
             return problem(403, "forbidden", message, needed=[])
+        return self._receive(Owner("report", _uuid(rid)), sha, request, uploader=None)
+
+    def _case_photo(self, case_id: str, sha: str, request: httpx.Request, user: FakeUser) -> httpx.Response:
+        """As api/attachments/case_routes.py: whoever may verify the case adds its photos, whoever reported
+        it (404 when the case is not in the worker's grids, 403 for a role that may not verify)."""
+        case = self.cases.cases.get(case_id)
+        if case is None or case.grid not in user.grid_codes:
+            return problem(404, "not_found", "案件不存在 (no such case)")
+        if user.role != "grid_worker":
+            return problem(
+                403, "forbidden", "仅可核查或处置该案件者可上传照片", needed=["grid_worker", "department"]
+            )
+        return self._receive(Owner("case", _uuid(case_id)), sha, request, uploader=user.username)
+
+    def _receive(
+        self, owner: Owner, sha: str, request: httpx.Request, uploader: str | None
+    ) -> httpx.Response:
         match = _RANGE.match(request.headers.get("content-range", ""))
         if match is None:
             return httpx.Response(422, json={"detail": [{"loc": ["header", "content-range"], "msg": "bad"}]})
@@ -237,10 +260,12 @@ class FakeApi:
             )
         try:
             if first is None:
-                result = self.photos.status(_uuid(rid), sha, total)
+                result = self.photos.status(owner, sha, total, uploader=uploader)
             else:
                 content_type = request.headers.get("content-type", "")
-                result = self.photos.put_chunk(_uuid(rid), sha, first, request.content, total, content_type)
+                result = self.photos.put_chunk(
+                    owner, sha, first, request.content, total, content_type, uploader=uploader
+                )
         except GridflowError as refusal:
             status = DEFAULT_STATUS_CODES[type(refusal)]
             loc = (refusal.field or "body").split(".")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,7 +87,8 @@ class FakeCase:
 
 
 class FakeCases:
-    def __init__(self) -> None:
+    def __init__(self, photo_linked: Callable[[str, str], bool] = lambda case_id, sha: False) -> None:
+        self.photo_linked = photo_linked  # (case_id, sha256) → uploaded to the case, as api/cases checks
         self.cases: dict[str, FakeCase] = {}
         self.outcomes: dict[str, tuple[str, httpx.Response]] = {}  # Idempotency-Key → (case_id, answer)
         self.posts: list[tuple[str, str | None, dict[str, Any]]] = []  # (case_id, key, body) as received
@@ -168,6 +170,14 @@ class FakeCases:
             return httpx.Response(422, json={"error": "invalid", "detail": detail})
         if not isinstance(action, VerifyAction) or user.role != "grid_worker":
             return problem(403, "forbidden", "需要以下角色之一：网格员 (grid_worker)", needed=["grid_worker"])
+        unlinked = [sha for sha in action.attachments if not self.photo_linked(case_id, sha)]
+        if unlinked:
+            problem_ = {
+                "loc": ["body", "attachments"],
+                "msg": f"照片未上传到该案件：{unlinked}",
+                "type": "invalid",
+            }
+            return httpx.Response(422, json={"error": "invalid", "detail": [problem_]})
         if self.queued_answers:
             self.queued_answers -= 1
             return problem(504, "queued", "操作已进入案件队列，将按顺序办理，请稍后查看案件")

@@ -125,6 +125,15 @@ def test_photo_endpoints_exist_as_the_app_calls_them(spec: dict[str, Any]) -> No
     assert "post" in spec["paths"]["/api/v1/reports/{report_id}/attachments"]
 
 
+def test_case_photo_endpoint_exists_as_the_app_and_the_fake_call_it(spec: dict[str, Any]) -> None:
+    put = spec["paths"]["/api/v1/cases/{case_id}/attachments/{sha256}"]["put"]
+    assert {"201", "308", "403", "404", "413", "415", "422"} <= set(put["responses"])
+    assert "get" in spec["paths"]["/api/v1/cases/{case_id}/attachments/{sha256}"]
+    assert "post" in spec["paths"]["/api/v1/cases/{case_id}/attachments"]
+    verify = spec["paths"]["/api/v1/cases/{case_id}/actions"]["post"]["responses"]["422"]["description"]
+    assert "attachments" in verify  # a photo not on the case: the fake answers it as the server does
+
+
 def test_batch_request_and_answer_as_the_app_sends_and_reads_them(
     spec: dict[str, Any], service: FieldService
 ) -> None:

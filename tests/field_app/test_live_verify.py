@@ -1,7 +1,7 @@
 """核查 against the real running system, without a window: a case first reported by someone else (a 12345
-call the dispatch center entered) is verified by the grid worker of its grid. The attachment routes are per
-report and only a report's reporter adds its photos, so the real API refuses the verification's photo; the
-verification itself goes through, and the entry says the photo did not."""
+call the dispatch center entered) is verified by the grid worker of its grid. A report's photos come from its
+reporter only, so the verification's photo goes to the case, which takes it from whoever may verify it: the
+photo sticks, and whoever sees the case reads it."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def handled_case_reported_by_the_dispatch_center(live_system: LiveSystem) -> str
     return case_id
 
 
-def test_verification_of_someone_elses_report_goes_without_its_refused_photo(
+def test_verification_of_someone_elses_report_keeps_its_photo_on_the_case(
     live_system: LiveSystem, field_worker: UserAccount, tmp_path: Path
 ) -> None:
     case_id = handled_case_reported_by_the_dispatch_center(live_system)
@@ -72,14 +72,20 @@ def test_verification_of_someone_elses_report_goes_without_its_refused_photo(
         item = next(i for i in page.items if i.case_id == case_id)
         draft = service.new_verification(item)
         draft.passed, draft.note = False, "雨水箅子仍松动，需重新处置"
-        service.attach_photo(draft, write_png(tmp_path / "site.png", rgb=(90, 90, 200)))
+        site = write_png(tmp_path / "site.png", rgb=(90, 90, 200))
+        service.attach_photo(draft, site)
         entry = service.submit_verification(draft)
-        assert service.sync_now().actions == 1
+        result = service.sync_now()
+        assert result.actions == 1 and result.photos == 1
         done = service.actions.get(entry.action_id)
         assert done is not None and done.status is ActionStatus.APPLIED, done
         assert done.case_state == "rework"
-        assert done.body is not None and done.body["attachments"] == []
-        assert done.photos[0].error and "上报人" in done.photos[0].error  # the real API's 403
-        assert action_line(done).startswith("已生效：核查不通过，已返工；照片未能上传：")
+        sha = done.photos[0].sha256
+        assert done.body is not None and done.body["attachments"] == [sha]
+        assert done.photos[0].uploaded and done.photos[0].error is None
+        assert action_line(done) == "已生效：核查不通过，已返工"
+        dispatch = accounts_of(live_system).headers(Role.CITY_DISPATCH)
+        url = f"{live_system.api_url}/api/v1/cases/{case_id}/attachments/{sha}"
+        assert httpx.get(url, headers=dispatch, timeout=30).content == site.read_bytes()
     finally:
         service.close()

@@ -53,7 +53,6 @@ def test_queue_lists_handled_cases_in_my_grids_with_what_the_list_shows(
     assert item.place == "中山区 青泥洼桥街道 青泥洼桥社区第2网格"
     assert item.department_name == "中山区水务局"
     assert item.due_label == "预警" and item.deadline_text.startswith("期限 ")
-    assert item.upload_report_id == mine.report_ids[0]
 
 
 def test_queue_is_read_page_by_page(service: FieldService, fake_api: FakeApi) -> None:
@@ -199,19 +198,38 @@ def test_a_case_no_longer_mine_is_refused_with_the_servers_words(
     assert action_line(refused).startswith("未被接受（案件不存在或已不在你的网格）")
 
 
+def test_a_photo_of_a_case_someone_else_reported_goes_to_the_case_and_sticks(
+    service: FieldService, fake_api: FakeApi, photo: Path
+) -> None:
+    """A report's photos come from its reporter only; a verification's go to the case, which takes them from
+    the grid worker who verifies it, whoever reported it (a 12345 caller through the dispatch center)."""
+    item = case_in_queue(service, fake_api)
+    fake_api.reporters[item.report_ids[0]] = "t_city_dispatch"
+    entry = service.submit_verification(verification(service, item, photo))
+    assert service.sync_now().photos == 1
+    done = service.actions.get(entry.action_id)
+    assert done is not None and done.status is ActionStatus.APPLIED
+    assert done.body is not None and done.body["attachments"] == [done.photos[0].sha256]
+    assert done.photos[0].uploaded and done.photos[0].error is None
+    puts = {path for method, path, _ in fake_api.requests if method == "PUT"}
+    assert puts == {f"/api/v1/cases/{item.case_id}/attachments/{done.photos[0].sha256}"}
+    assert action_line(done) == "已生效：核查通过，已结案"
+
+
 def test_a_photo_the_server_refuses_leaves_the_verification_standing(
     service: FieldService, fake_api: FakeApi, photo: Path
 ) -> None:
-    """The attachment routes are per report, and only a report's reporter adds its photos: for a case
-    reported by someone else the photo is refused (403) and the verification goes without it."""
+    """A photo the server will not take (here its file was spoiled after it was taken: 415) is left out and
+    the verification goes without it, saying so."""
     item = case_in_queue(service, fake_api)
-    fake_api.reporters[item.report_ids[0]] = "resident-12345"
-    entry = service.submit_verification(verification(service, item, photo))
+    draft = verification(service, item, photo)
+    Path(draft.photos[0].path).write_bytes(b"not an image any more")
+    entry = service.submit_verification(draft)
     service.sync_now()
     done = service.actions.get(entry.action_id)
     assert done is not None and done.status is ActionStatus.APPLIED
     assert done.body is not None and done.body["attachments"] == []
-    assert done.photos[0].error and "上报人" in done.photos[0].error
+    assert done.photos[0].error
     assert action_line(done).startswith("已生效：核查通过，已结案；照片未能上传：")
 
 

@@ -129,7 +129,7 @@ def test_worker_signs_in_reports_and_verifies_through_the_real_system(
     done_entry = app.service.actions.get(verified.action_id)
     assert done_entry is not None and done_entry.status is ActionStatus.APPLIED, done_entry
     assert done_entry.case_state == "closed"
-    # The worker reported this case, so the case's first report is theirs and takes the photo.
+    # The photo goes to the case, which takes it from the grid worker who verifies it.
     assert done_entry.photos[0].uploaded and done_entry.body["attachments"] == [done_entry.photos[0].sha256]  # type: ignore[index]
     with httpx.Client(base_url=app.service.server_url, timeout=30) as api:
         case = api.get(f"/api/v1/cases/{case_id}", headers=accounts.headers(field_worker.username)).json()
