@@ -142,9 +142,17 @@ def load_posters(settings: Settings) -> list[Poster]:
         )
     engine.dispose()
     return [
-        Poster(name, known[name], [from_wkb(bytes(shapes[c])) for c in grids or () if c in shapes])
+        Poster(
+            name, known[name], [within_grid(from_wkb(bytes(shapes[c]))) for c in grids or () if c in shapes]
+        )
         for name, _role, grids in users
     ]
+
+
+def within_grid(grid: BaseGeometry) -> BaseGeometry:
+    """The grid less a 10 m margin: a point on a shared edge is located in the neighbour of lower code."""
+    inner = grid.buffer(-0.0001)
+    return grid if inner.is_empty else inner
 
 
 def _pick(posters: list[Poster], sampler: Sampler) -> tuple[Poster, tuple[float, float] | None]:
@@ -160,7 +168,11 @@ def _pick(posters: list[Poster], sampler: Sampler) -> tuple[Poster, tuple[float,
 def feed(api: str, sampler: Sampler, *, count: int | None, rate: float, posters: list[Poster]) -> int:
     """Post reports at `rate` per second until `count`, each as one of `posters`; how many were accepted."""
     if not posters:
-        console.print("[red]没有演示账号：先运行 gridflow demo run (no demo accounts to report as)[/red]")
+        console.print(
+            "[red]没有可登录的演示账号 (no demo account to report as)[/red]: gridflow demo run makes them "
+            "and keeps their passwords in .state/secrets/demo_users.json; an account made elsewhere needs "
+            "`gridflow user password NAME` and its password added there"
+        )
         return 0
     sent = 0
     with httpx.Client(base_url=api, timeout=15) as client:
