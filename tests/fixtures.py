@@ -265,11 +265,14 @@ class Accounts:
 
     def actor_for(self, action: str, case_id: str) -> str:
         """A user who may take `action` on the case as it stands now (accounts/scope.py's ACTION_RULES)."""
-        answer = httpx.get(
-            f"{self.api_url}/api/v1/cases/{case_id}", headers=self.headers(Role.CITY_DISPATCH), timeout=10
-        )
-        if answer.status_code != 200:  # no such case: whoever asks gets the same 404
-            return self.users[Role.CITY_DISPATCH].username
+        url = f"{self.api_url}/api/v1/cases/{case_id}"
+        deadline = time.monotonic() + 30  # a case opens just after its report is routed: wait for it
+        while (
+            answer := httpx.get(url, headers=self.headers(Role.CITY_DISPATCH), timeout=10)
+        ).status_code == 404:
+            if time.monotonic() > deadline:  # no such case: whoever asks gets the same 404
+                return self.users[Role.CITY_DISPATCH].username
+            time.sleep(0.2)
         case = answer.json()
         lead = (case.get("department") or {}).get("code")
         area = case["area"]
