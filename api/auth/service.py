@@ -82,6 +82,9 @@ async def sign_in(
     *, engine: AsyncEngine, settings: Settings, username: str, password: str, address: str, now: datetime
 ) -> TokenPair:
     """The token pair for a right username and password; TooManyAttempts or Unauthorized otherwise."""
+    # PostgreSQL text cannot hold NUL (a 500 before): no username has one, so U+FFFD keeps it a name no
+    # user has, still counted and answered like any other wrong one.
+    username = username.replace("\x00", "\ufffd")
     keys = policies(settings, username=username, address=address)
     async with engine.begin() as conn:
         wait = await conn.run_sync(lambda c: failures.begin_attempt(c, policies=keys, now=now))
