@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ from accounts.roles import Role
 from infra.settings import PROJECT_ROOT, Settings, get_settings
 
 LOGS = PROJECT_ROOT / "artifacts" / "logs"
+CASEWORK_CATEGORIES = ("10101", "10102", "10103", "20402", "20404", "10106")
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.25) -> None:
@@ -151,6 +153,10 @@ def live_system(services: Settings, database: Engine, topics: dict[str, str]) ->
         "GRIDFLOW_API_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
         "GRIDFLOW_REDRIVE_EVERY_S": "2",
+        # The categories tests/e2e/casework.py hands out fresh points for: duplicates within 5 m instead of
+        # 50 m, so a grid holds enough separate cases for the whole suite (other categories keep 50 m, and
+        # test_cases_stream.py proves the duplicate rule with one of them).
+        "GRIDFLOW_DUPLICATE_RULES": json.dumps({c: {"radius_m": 5.0} for c in CASEWORK_CATEGORIES}),
     }
     api = Process("api", [sys.executable, "-m", "gridflow_cli", "api"], env)
     worker = Process("worker-1", [sys.executable, "-m", "gridflow_cli", "worker"], env)

@@ -4,6 +4,7 @@ metrics of the API and of a worker, and JSON log lines with the report's id."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -63,7 +64,10 @@ def wait_status(
 
 
 def routed_report(system: LiveSystem, accounts: Accounts) -> str:
-    answer = post_report(system, accounts, *LANDMARKS["沙河口"][0])
+    """A report that opens a case of its own (a duplicate would only join one, and log no case step)."""
+    lon, lat = LANDMARKS["沙河口"][0]
+    rng = random.Random()
+    answer = post_report(system, accounts, lon + rng.uniform(-0.002, 0.002), lat + rng.uniform(-0.002, 0.002))
     assert answer.status_code == 202, answer.text
     report_id = str(answer.json()["report_id"])
     assert wait_status(system, accounts, report_id)["status"] == "routed"
