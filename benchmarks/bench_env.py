@@ -195,7 +195,9 @@ def worker(n: int, prefix: str) -> Proc:
 
 def api(port: int, workers: int, prefix: str) -> Proc:
     args = [sys.executable, "-m", "gridflow_cli", "api", "--port", str(port), "--workers", str(workers)]
-    return Proc(f"api-{workers}w-{prefix.rstrip('.')}", args, {"GRIDFLOW_TOPIC_PREFIX": prefix})
+    # A token lives 15 minutes by default: longer than a phase, but not than an overloaded one's backlog.
+    env = {"GRIDFLOW_TOPIC_PREFIX": prefix, "GRIDFLOW_ACCESS_TOKEN_MINUTES": "60"}
+    return Proc(f"api-{workers}w-{prefix.rstrip('.')}", args, env)
 
 
 def postgres_pid() -> int:

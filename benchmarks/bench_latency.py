@@ -35,6 +35,7 @@ class Latency:
     refused: int = 0  # answered, but not 202
     refusals: dict[int, int] = field(default_factory=dict)  # by status
     failed: int = 0  # no answer: the connection failed
+    unsent: int = 0  # not answered by the end of the settling time
     seconds: float = 0.0
     post_ms: list[float] = field(default_factory=list)
     routed_ms: list[float] = field(default_factory=list)
@@ -175,9 +176,12 @@ async def offer(
         await asyncio.sleep(0.1)
     await asyncio.sleep(4 * POLL_S)  # the sampled GETs see what the database shows
     done.set()
+    out.unsent = len(posting)  # still waiting for a connection or an answer: the API fell behind
+    for task in (*posting, *following):
+        task.cancel()
     await poller
     await asyncio.gather(*following, *posting, return_exceptions=True)
-    out.unfinished = len(sent) + len(routed) + len(posting)
+    out.unfinished = len(sent) + len(routed)
     return out
 
 

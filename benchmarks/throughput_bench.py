@@ -139,7 +139,7 @@ def latency(
         f"p99 {_ms(p(out.post_ms, 0.99))}",
         f"p50 {_ms(p(out.post_ms, 0.5))}",
         f"{where}; accepted {out.accepted:,}, refused {out.refused:,} {out.refusals or ''}, "
-        f"failed {out.failed:,}",
+        f"failed {out.failed:,}, unanswered {out.unsent:,}",
     )
     for label, values in (
         ("POST → routed in the report row (GET, view)", out.routed_ms),
