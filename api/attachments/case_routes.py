@@ -68,8 +68,8 @@ def may_add_evidence(principal: Principal, facts: CaseFacts) -> None:
 
 async def _uploader(case_id: UUID, principal: CurrentPrincipal, lookup: CaseLookupDep) -> str:
     facts = await lookup(case_id)
-    if facts is None:
-        raise scoping.case_missing(case_id)
+    if facts is None or not sees_case(principal, facts):
+        raise scoping.case_missing(case_id)  # word for word as for a case that does not exist
     may_add_evidence(principal, facts)
     return principal.actor
 

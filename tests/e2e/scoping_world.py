@@ -37,6 +37,8 @@ class Obj:
     lead: str | None  # the user key of its lead department, if one of the fixture's
     sha: str  # its photo, sent by its reporter
     seen_by: set[str]  # user keys
+    evidence_by: set[str] = field(default_factory=set)  # who may add the case's own photos (verify, handle)
+    evidence_sha: str = ""  # the case's photo, sent by one of them
 
 
 @dataclass
@@ -63,11 +65,14 @@ def _photo(name: str) -> bytes:
     return JPEG + name.encode()  # bytes of its own, so that each object's photo has its own hash
 
 
-def _upload(system: LiveSystem, accounts: Accounts, obj: Obj, photo: bytes) -> None:
+def _upload(
+    system: LiveSystem, accounts: Accounts, obj: Obj, photo: bytes, to: str = "", who: str = ""
+) -> None:
+    """A photo for the object's report, by its reporter; or for `to` (cases/{id}) by `who`."""
     answer = httpx.post(
-        f"{system.api_url}/api/v1/reports/{obj.report_id}/attachments",
+        f"{system.api_url}/api/v1/{to or f'reports/{obj.report_id}'}/attachments",
         content=photo,
-        headers={"Content-Type": "image/jpeg", **accounts.headers(obj.reporter)},
+        headers={"Content-Type": "image/jpeg", **accounts.headers(who or obj.reporter)},
         timeout=15,
     )
     assert answer.status_code in (200, 201), answer.text
@@ -81,16 +86,18 @@ def build(system: LiveSystem, accounts: Accounts) -> World:
     here_offices = set(OFFICES)
     there_offices = {f"{o}_other" for o in OFFICES}
     specs = [
-        ("here", users["grid_worker"], grid, WATER[1], "department", here_offices | {"department"}),
-        ("other_department", accounts.grid_worker(grid, name="t_gw_matrix"), grid, URBAN, None, here_offices),
+        ("here", users["grid_worker"], grid, WATER[1], "department", here_offices | {"department"},
+         {"department", "grid_worker"}),
+        ("other_department", accounts.grid_worker(grid, name="t_gw_matrix"), grid, URBAN, None, here_offices,
+         {"grid_worker"}),
         ("there", users["grid_worker_other"], grid_there, WATER[1], "department_other",
-         there_offices | {"department_other"}),
+         there_offices | {"department_other"}, {"department_other", "grid_worker_other"}),
         # Seen by its reporter although outside its grids, and not by 西岗区's water bureau.
         ("reported_elsewhere", users["grid_worker"], grid_there, URBAN, None,
-         there_offices | {"grid_worker"}),
+         there_offices | {"grid_worker"}, {"grid_worker_other"}),
     ]  # fmt: skip
     objects, photos = [], {}
-    for name, reporter, at, category, lead, seen in specs:
+    for name, reporter, at, category, lead, seen, evidence_by in specs:
         opened = open_case(system, reporter, at, category)
         photo = _photo(name)
         obj = Obj(
@@ -101,10 +108,14 @@ def build(system: LiveSystem, accounts: Accounts) -> World:
             lead=lead,
             sha=hashlib.sha256(photo).hexdigest(),
             seen_by=seen | CITY_WIDE,
+            evidence_by=evidence_by,
         )
         _upload(system, accounts, obj, photo)
+        evidence = _photo(f"{name}:evidence")
+        obj.evidence_sha = hashlib.sha256(evidence).hexdigest()
+        _upload(system, accounts, obj, evidence, f"cases/{obj.case_id}", users[sorted(evidence_by)[0]])
         objects.append(obj)
-        photos[name] = photo
+        photos[name], photos[f"{name}:evidence"] = photo, evidence
     areas: dict[str, str] = {"city": "210200000000"}
     area_seen_by: dict[str, set[str]] = {"city": set(CITY_WIDE)}
     for side, code, suffix in (("here", grid, ""), ("there", grid_there, "_other")):

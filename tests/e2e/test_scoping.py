@@ -117,25 +117,47 @@ def _case(w: World, who: str, o: Any) -> list[str]:
     return as_missing(w, who, "GET", path, o.case_id, answer)
 
 
-def _photo(w: World, who: str, o: Any) -> list[str]:
-    path = f"/api/v1/reports/{o.report_id}/attachments/{o.sha}"
-    answer = call(w, who, "GET", path)
-    if who in o.seen_by:
-        ok = answer.status_code == 200 and answer.content == w.photos[o.name]
-        return [] if ok else [f"{path}: {answer.status_code}, expected the photo"]
-    return as_missing(w, who, "GET", path, o.sha, answer)
+def _photo(of_case: bool) -> Callable[[World, str, Any], list[str]]:
+    """GET a report's photo (by its reporter), or a case's own (by who may verify or handle it)."""
 
-
-def _upload(method: str) -> Callable[[World, str, Any], list[str]]:
     def check(w: World, who: str, o: Any) -> list[str]:
-        photo = w.photos[o.name]
+        owner = f"cases/{o.case_id}" if of_case else f"reports/{o.report_id}"
+        sha, photo = (
+            (o.evidence_sha, w.photos[f"{o.name}:evidence"]) if of_case else (o.sha, w.photos[o.name])
+        )
+        path = f"/api/v1/{owner}/attachments/{sha}"
+        answer = call(w, who, "GET", path)
+        if who in o.seen_by:
+            ok = answer.status_code == 200 and answer.content == photo
+            return [] if ok else [f"{path}: {answer.status_code}, expected the photo"]
+        return as_missing(w, who, "GET", path, o.case_id if of_case else sha, answer)
+
+    return check
+
+
+def _upload(method: str, of_case: bool = False) -> Callable[[World, str, Any], list[str]]:
+    """Upload (POST whole, or PUT asking what is held): a report's photo only by its reporter, a case's only
+    by who may verify or handle it; 403 to others who see it, 404 as for nothing to those who do not."""
+
+    def check(w: World, who: str, o: Any) -> list[str]:
+        owner = f"cases/{o.case_id}" if of_case else f"reports/{o.report_id}"
+        sha, photo = (
+            (o.evidence_sha, w.photos[f"{o.name}:evidence"]) if of_case else (o.sha, w.photos[o.name])
+        )
+        headers = {"Content-Type": "image/jpeg"}
         if method == "POST":
-            path, headers = f"/api/v1/reports/{o.report_id}/attachments", {"Content-Type": "image/jpeg"}
+            path = f"/api/v1/{owner}/attachments"
         else:
-            path = f"/api/v1/reports/{o.report_id}/attachments/{o.sha}"
-            headers = {"Content-Type": "image/jpeg", "Content-Range": f"bytes */{len(photo)}"}
-        answer = call(w, who, method, path, content=photo if method == "POST" else b"", headers=headers)
+            path, headers["Content-Range"] = f"/api/v1/{owner}/attachments/{sha}", f"bytes */{len(photo)}"
+        content = photo if method == "POST" else b""
+        answer = call(w, who, method, path, content=content, headers=headers)
         what = f"{method} {path}"
+        if of_case:
+            if who in o.evidence_by:
+                return expect(answer, 200, what) if who == sorted(o.evidence_by)[0] else []
+            if who in o.seen_by:
+                return expect(answer, 403, what)
+            return as_missing(w, who, method, path, o.case_id, answer, content=content, headers=headers)
         if who not in REPORTERS:
             return expect(answer, 403, what, ["grid_worker", "city_dispatch"])
         if w.users[who] == o.reporter:
@@ -225,7 +247,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("get", "/api/v1/reports/{report_id}"): per_object(_report),
     ("post", "/api/v1/reports/{report_id}/attachments"): per_object(_upload("POST")),
     ("put", "/api/v1/reports/{report_id}/attachments/{sha256}"): per_object(_upload("PUT")),
-    ("get", "/api/v1/reports/{report_id}/attachments/{sha256}"): per_object(_photo),
+    ("get", "/api/v1/reports/{report_id}/attachments/{sha256}"): per_object(_photo(of_case=False)),
+    ("post", "/api/v1/cases/{case_id}/attachments"): per_object(_upload("POST", of_case=True)),
+    ("put", "/api/v1/cases/{case_id}/attachments/{sha256}"): per_object(_upload("PUT", of_case=True)),
+    ("get", "/api/v1/cases/{case_id}/attachments/{sha256}"): per_object(_photo(of_case=True)),
     ("get", "/api/v1/cases/{case_id}"): per_object(_case),
     ("post", "/api/v1/cases/{case_id}/actions"): lambda w, who: [
         *_action("accept", ["department"], _lead)(w, who),
