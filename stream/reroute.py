@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from geo.versions import read_versions
 from infra.settings import Settings
-from stream.events import Crs, Point, ReportRouted, ReportSubmitted, RoutingVersions
+from stream.events import ReportRouted, RoutingVersions
 from stream.router import Decision, decide_batch, work_calendar
 from stream.rulebook import RoutingState
+from stream.sink import submitted_from_row
 
 BATCH = 2000
 
@@ -81,23 +82,6 @@ SELECT * FROM (
 """
 
 
-def _as_submitted(row: Any) -> ReportSubmitted:
-    # The row keeps the WGS-84 point the first locate used; routing reads only that one.
-    point = Point(lon=row.lon, lat=row.lat, accuracy_m=row.accuracy_m, crs=Crs.WGS84)
-    return ReportSubmitted(
-        report_id=row.report_id,
-        reporter_id=row.reporter_id,
-        category=row.category,
-        description=row.description,
-        location=point,
-        location_wgs84=point,
-        observed_at=row.observed_at,
-        submitted_at=row.submitted_at,
-        attachments=tuple(row.attachments),
-        content_hash=row.content_hash,
-    )
-
-
 def _deepest(*codes: str | None) -> str:
     return next((c for c in reversed(codes) if c), "")
 
@@ -154,7 +138,7 @@ async def _reroute(settings: Settings, since: datetime, until: datetime | None) 
             async with reading.begin():
                 rows = await reading.stream(text(_FIRST_REPORTS), bounds)
                 async for chunk in rows.partitions(BATCH):
-                    reports = [_as_submitted(row) for row in chunk]
+                    reports = [submitted_from_row(row) for row in chunk]
                     decisions = decide_batch(reports, state.index, state.rulebook, now, state.versions())
                     checked += len(chunk)
                     moved += [m for row, d in zip(chunk, decisions, strict=True) if (m := _moved(row, d))]

@@ -180,11 +180,7 @@ async def apply_decisions(conn: AsyncConnection, decisions: Sequence[Decision], 
 
 
 async def stale_accepted(conn: AsyncConnection, cutoff: datetime, limit: int = 500) -> list[ReportSubmitted]:
-    """Reports recorded as `accepted` before `cutoff` and not decided since, rebuilt as events.
-
-    The row keeps the WGS-84 point, not the coordinates as sent: a re-driven report carries that point as
-    its location too (routing uses only the WGS-84 one).
-    """
+    """Reports recorded as `accepted` before `cutoff` and not decided since, rebuilt as events."""
     rows = await conn.execute(
         select(
             reports,
@@ -195,24 +191,25 @@ async def stale_accepted(conn: AsyncConnection, cutoff: datetime, limit: int = 5
         .order_by(reports.c.submitted_at)
         .limit(limit)
     )
-    found = []
-    for row in rows:
-        point = Point(lon=row.lon, lat=row.lat, accuracy_m=row.accuracy_m, crs=Crs.WGS84)
-        found.append(
-            ReportSubmitted(
-                report_id=row.report_id,
-                reporter_id=row.reporter_id,
-                category=row.category,
-                description=row.description,
-                location=point,
-                location_wgs84=point,
-                observed_at=row.observed_at,
-                submitted_at=row.submitted_at,
-                attachments=tuple(row.attachments),
-                content_hash=row.content_hash,
-            )
-        )
-    return found
+    return [submitted_from_row(row) for row in rows]
+
+
+def submitted_from_row(row: Any) -> ReportSubmitted:
+    """A stored report rebuilt as the event that routes it (re-drive, reroute): the row keeps the WGS-84 point
+    the first locate used, which stands for the location as sent too (routing reads only the WGS-84 one)."""
+    point = Point(lon=row.lon, lat=row.lat, accuracy_m=row.accuracy_m, crs=Crs.WGS84)
+    return ReportSubmitted(
+        report_id=row.report_id,
+        reporter_id=row.reporter_id,
+        category=row.category,
+        description=row.description,
+        location=point,
+        location_wgs84=point,
+        observed_at=row.observed_at,
+        submitted_at=row.submitted_at,
+        attachments=tuple(row.attachments),
+        content_hash=row.content_hash,
+    )
 
 
 def decided_at(decision: Decision) -> datetime:
