@@ -77,6 +77,7 @@ class Claims(BaseModel):
     subject: UUID
     token_id: str
     issued_at: datetime
+    not_before: datetime
     expires_at: datetime
     version: int
     principal: Principal | None = None
@@ -184,16 +185,24 @@ def _claims(payload: dict[str, Any], token_type: TokenType, *, now: datetime, le
             subject=UUID(str(payload["sub"])),
             token_id=str(payload["jti"]),
             issued_at=issued_at,
+            not_before=not_before,
             expires_at=expires_at,
             version=int(payload["ver"]),
             principal=principal,
         )
     except (KeyError, TypeError, ValueError, OverflowError, ValidationError) as exc:
         raise TokenRefused(Problem.MALFORMED, str(exc)) from exc
-    if now >= expires_at + leeway:
-        raise TokenRefused(Problem.EXPIRED, f"expired at {expires_at.isoformat()}")
-    if now + leeway < not_before or now + leeway < issued_at:
-        raise TokenRefused(Problem.NOT_YET_VALID, f"valid from {not_before.isoformat()}")
+    return check_times(claims, now=now, leeway=leeway)
+
+
+def check_times(claims: Claims, *, now: datetime, leeway: timedelta = LEEWAY) -> Claims:
+    """The claims if the token is valid at `now` (expiry and not-before, with the leeway); TokenRefused if
+    not. A token verified before is judged again by this alone: its bytes, so its signature, cannot have
+    changed."""
+    if now >= claims.expires_at + leeway:
+        raise TokenRefused(Problem.EXPIRED, f"expired at {claims.expires_at.isoformat()}")
+    if now + leeway < claims.not_before or now + leeway < claims.issued_at:
+        raise TokenRefused(Problem.NOT_YET_VALID, f"valid from {claims.not_before.isoformat()}")
     return claims
 
 

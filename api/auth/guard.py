@@ -37,6 +37,9 @@ _CACHE_MAX = 10_000
 LOOKUP_S = 0.5  # an indexed query by primary key: far less when the database is well
 DOWN_S = 2.0
 _seen: dict[uuid.UUID, tuple[int, bool, float]] = {}  # user → (token_version, disabled, looked up at)
+# (token, secret) → its claims: an HS256 check and the claims' parsing cost about a fifth of a report's intake
+# request (py-spy, issue 13), and a phone sends the same token with every report for 15 minutes.
+_verified: dict[tuple[str, bytes], tokens.Claims] = {}
 _down_until = 0.0  # monotonic time before which the database is taken to be unavailable
 
 
@@ -67,6 +70,20 @@ async def _look_up(user_id: uuid.UUID) -> tuple[int, bool] | None:
         return await conn.run_sync(lambda c: store.token_state(c, user_id=user_id))
 
 
+def _verify(token: str, now: datetime) -> tokens.Claims:
+    """tokens.verify, once per token and secret: a token seen before is the same bytes under the same key,
+    so only its times are judged again (a revocation is the version check's business, not this)."""
+    secret = token_secret()
+    known = _verified.get((token, secret))
+    if known is not None:
+        return tokens.check_times(known, now=now)
+    claims = tokens.verify(token, TokenType.ACCESS, now=now, secret=secret)
+    if len(_verified) >= _CACHE_MAX:
+        _verified.clear()
+    _verified[(token, secret)] = claims
+    return claims
+
+
 class _Unavailable(Exception):
     """The token versions cannot be read now."""
 
@@ -74,7 +91,7 @@ class _Unavailable(Exception):
 async def principal_of(token: str, *, now: datetime | None = None) -> Principal:
     """The principal of a valid, unrevoked access token; Unauthorized otherwise (the reason only logged)."""
     try:
-        claims = tokens.verify(token, TokenType.ACCESS, now=now or datetime.now(UTC), secret=token_secret())
+        claims = _verify(token, now or datetime.now(UTC))
         try:
             state = await _token_state(claims.subject)
         except _Unavailable:

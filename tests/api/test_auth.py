@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from accounts import tokens
 from accounts.roles import Principal, Role
 from accounts.scope import CaseFacts, may_act
+from accounts.tokens import Problem, TokenRefused
+from api.auth import guard
 from api.auth.guard import check_roles, raise_refusal
 from api.auth.secret import ensure_secret
 from api.errors import Forbidden, NotFound, TooManyAttempts, Unauthorized, add_exception_handlers
@@ -89,3 +93,43 @@ def test_the_error_table_answers_401_403_429_with_their_headers() -> None:
     answer = client.get("/429")
     assert answer.status_code == 429 and answer.headers["Retry-After"] == "42"
     assert answer.json()["detail"]["retry_after"] == 42
+
+
+def _issued(secret: bytes, now: datetime) -> str:
+    return tokens.issue_access(AUDITOR, token_version=1, now=now, secret=secret).token
+
+
+def test_a_token_verified_once_is_judged_again_by_its_times_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret, now = b"k" * 32, datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    monkeypatch.setattr(guard, "token_secret", lambda: secret)
+    monkeypatch.setattr(guard, "_verified", {})
+    token = _issued(secret, now)
+    first = guard._verify(token, now)
+    assert guard._verified == {(token, secret): first}
+    assert guard._verify(token, now + timedelta(minutes=10)) is first  # from the cache, not decoded again
+    with pytest.raises(TokenRefused) as late:
+        guard._verify(token, now + tokens.ACCESS_TTL + tokens.LEEWAY)
+    assert late.value.reason is Problem.EXPIRED
+    with pytest.raises(TokenRefused) as early:
+        guard._verify(token, now - timedelta(minutes=5))
+    assert early.value.reason is Problem.NOT_YET_VALID
+
+
+def test_a_cached_token_is_verified_afresh_under_another_secret_or_with_other_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new, now = b"o" * 32, b"n" * 32, datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    monkeypatch.setattr(guard, "_verified", {})
+    monkeypatch.setattr(guard, "token_secret", lambda: old)
+    token = _issued(old, now)
+    guard._verify(token, now)
+    monkeypatch.setattr(guard, "token_secret", lambda: new)  # the secret rotated
+    with pytest.raises(TokenRefused) as rotated:
+        guard._verify(token, now)
+    assert rotated.value.reason is Problem.BAD_SIGNATURE
+    monkeypatch.setattr(guard, "token_secret", lambda: old)
+    head, body, signature = token.split(".")
+    forged = ".".join([head, body, ("A" if signature[0] != "A" else "B") + signature[1:]])
+    with pytest.raises(TokenRefused) as tampered:
+        guard._verify(forged, now)
+    assert tampered.value.reason is Problem.BAD_SIGNATURE
