@@ -57,10 +57,13 @@ def check_command(examples: int = typer.Option(10, min=0, help="differing counts
     console.print(f"cases {result.cases}, counts {result.cells}")
     for cell, kept, again in result.differing:
         console.print(f"  [red]differs[/red] {cell}: stored {kept}, recounted {again}")
+    for row in result.rows_differing:
+        console.print(f"  [red]differs[/red] {row.table} {row.key}: stored {row.stored}, summed {row.summed}")
     if not result.marks_same:
         console.print("  [red]the cases' marks do not match their history[/red]")
     if not result.same:
-        console.print(f"[red]{result.differing_count} counts differ[/red] (统计与重算不一致)")
+        differing = result.differing_count + result.rows_differing_count
+        console.print(f"[red]{differing} counts differ[/red] (统计与重算不一致)")
         raise typer.Exit(1)
     console.print("[green]aggregates match the recount (统计一致)[/green]")
 

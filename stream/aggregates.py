@@ -1,4 +1,5 @@
-"""The four-level view's counts, kept current by the case agent as history rows are stored.
+"""The four-level view's counts, kept current by the case agent as history rows are stored: view_daily, its
+sum over category and department (view_daily_total) and view_current.
 
 `count_history` runs inside `case_store.save`, in the transaction that writes the cases and their history
 rows, so the counts move with the rows, atomically. What each row adds is `indicators.ledger.advance`,
@@ -7,8 +8,8 @@ counted, so a batch delivered again (at least once) adds nothing. Two workers ho
 moment (a rebalance) cannot both count it: `save` has already written, so locked, the case's row before
 this runs, and the second waits for the first to commit and then reads its mark.
 
-The counts are upserted in key order, each table in one statement, so two transactions never wait for each
-other in a cycle.
+The counts are upserted in key order, each table in one statement and the tables always in the same order,
+so two transactions never wait for each other in a cycle.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ view_daily = Table(
     Column("department_code", String(64), primary_key=True),
     Column("n", BigInteger, nullable=False),
 )
+# view_daily summed over category and department (migration 0009): what the view reads without those filters.
+view_daily_total = Table(
+    "view_daily_total",
+    metadata,
+    Column("area_code", String(15), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("measure", String(24), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
 view_current = Table(
     "view_current",
     metadata,
@@ -65,6 +75,15 @@ _ADD_DAILY = text(
     " ORDER BY 1, 2, 3, 4, 5"
     " ON CONFLICT (area_code, day, measure, category, department_code)"
     " DO UPDATE SET n = view_daily.n + excluded.n"
+)
+# The same batch as _ADD_DAILY, summed over category and department; a sum that nets to nothing locks no row.
+_ADD_DAILY_TOTAL = text(
+    "INSERT INTO view_daily_total (area_code, day, measure, n)"
+    " SELECT r.area_code, r.day, r.measure, sum(r.n)"
+    " FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS r(area_code text, day date, measure text, n bigint)"
+    " GROUP BY 1, 2, 3 HAVING sum(r.n) <> 0"
+    " ORDER BY 1, 2, 3"
+    " ON CONFLICT (area_code, day, measure) DO UPDATE SET n = view_daily_total.n + excluded.n"
 )
 _ADD_CURRENT = text(
     "INSERT INTO view_current (area_code, state, category, department_code, n)"
@@ -107,7 +126,9 @@ def split(change: Mapping[Cell, int]) -> tuple[list[dict[str, Any]], list[dict[s
 async def add_counts(conn: AsyncConnection, change: Mapping[Cell, int]) -> None:
     daily, current = split(change)
     if daily:
-        await conn.execute(_ADD_DAILY, {"batch": json.dumps(daily)})
+        batch = {"batch": json.dumps(daily)}
+        await conn.execute(_ADD_DAILY, batch)
+        await conn.execute(_ADD_DAILY_TOTAL, batch)
     if current:
         await conn.execute(_ADD_CURRENT, {"batch": json.dumps(current)})
 

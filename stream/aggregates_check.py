@@ -4,6 +4,10 @@ rebuild that replaces the aggregates with that recount (after migrating a databa
 The recount folds every case's history from its opening with `indicators.ledger.advance`, the function the
 case agent counts with, reading the rows in (case, seq) order from a server-side cursor: memory holds the
 counts (bounded by areas × days × categories × departments), not the cases.
+
+The sums kept from other tables (`SUMS`: view_daily_total from view_daily, and the counts PostgreSQL keeps
+by triggers, migration 0009) are summed again in SQL from what they are kept from, with the functions the
+triggers use; only the rows that differ come back.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +24,33 @@ from cases.calendar import WorkCalendar
 from indicators.ledger import CaseMark, Cell, advance
 from stream.aggregates import add_counts, view_case_marks, view_current, view_daily
 from stream.tables import case_history
+
+# table → (its key, the query that sums it again from what it is kept from)
+SUMS = {
+    "view_daily_total": (
+        "area_code, day, measure",
+        "SELECT area_code, day, measure, sum(n) AS n FROM view_daily GROUP BY 1, 2, 3",
+    ),
+    "view_reports": (
+        "area_code, status, category, department_code",
+        "SELECT a.area_code, a.status, a.category, a.department_code, count(*) AS n"
+        " FROM reports r CROSS JOIN LATERAL view_report_areas(r) AS a GROUP BY 1, 2, 3, 4",
+    ),
+    "view_grid_workers": (
+        "area_code",
+        "SELECT a.area_code, count(*) AS n"
+        " FROM users u CROSS JOIN LATERAL view_grid_worker_areas(u) AS a(area_code) GROUP BY 1",
+    ),
+}
+# Refilled by the rebuild from the query; view_daily_total is refilled with view_daily by add_counts.
+REFILLED = ("view_reports", "view_grid_workers")
+
+
+class RowDiff(NamedTuple):
+    table: str
+    key: tuple[Any, ...]
+    stored: int
+    summed: int  # from what the table is kept from
 
 
 @dataclass
@@ -37,10 +68,12 @@ class CheckResult:
     differing: list[tuple[Cell, int, int]]  # (cell, stored, recounted), the first `examples`
     differing_count: int
     marks_same: bool
+    rows_differing: list[RowDiff] = field(default_factory=list)  # of SUMS' tables, the first `examples`
+    rows_differing_count: int = 0
 
     @property
     def same(self) -> bool:
-        return not self.differing_count and self.marks_same
+        return not self.differing_count and self.marks_same and not self.rows_differing_count
 
 
 async def recount(conn: AsyncConnection, calendar: WorkCalendar, *, keep_marks: bool = False) -> Recount:
@@ -93,21 +126,44 @@ async def check(conn: AsyncConnection, calendar: WorkCalendar, *, examples: int 
     marks = (
         await conn.execute(select(func.count(), func.coalesce(func.sum(view_case_marks.c.seq), 0)))
     ).one()
+    rows = [row for table in SUMS for row in await summed_differing(conn, table)]
     return CheckResult(
         cases=again.cases,
         cells=len(again.counts),
         differing=differing[:examples],
         differing_count=len(differing),
         marks_same=(marks[0], marks[1]) == (again.cases, again.seq_sum),
+        rows_differing=rows[:examples],
+        rows_differing_count=len(rows),
     )
 
 
+async def summed_differing(conn: AsyncConnection, table: str) -> list[RowDiff]:
+    """The rows of `table` (one of SUMS) that differ from their sum from what the table is kept from; rows
+    at 0 count as missing."""
+    key, query = SUMS[table]
+    differing = await conn.execute(
+        text(
+            f"SELECT {key}, coalesce(k.n, 0), coalesce(e.n, 0)"
+            f" FROM (SELECT {key}, n FROM {table} WHERE n <> 0) AS k FULL JOIN ({query}) AS e USING ({key})"
+            f" WHERE coalesce(k.n, 0) <> coalesce(e.n, 0) ORDER BY {key}"
+        )
+    )
+    return [RowDiff(table, tuple(row[:-2]), int(row[-2]), int(row[-1])) for row in differing]
+
+
 async def rebuild(conn: AsyncConnection, calendar: WorkCalendar) -> Recount:
-    """Replace the aggregates and marks with a recount, in the caller's transaction. Stop the workers first:
-    a case moving meanwhile would be counted by both."""
+    """Replace the aggregates and marks with a recount, and the trigger-kept counts with a sum of what they
+    count, in the caller's transaction. Stop the workers first: a case moving meanwhile would be counted by
+    both (a report or user written meanwhile waits for the TRUNCATE's lock and is counted after)."""
     again = await recount(conn, calendar, keep_marks=True)
-    await conn.execute(text("TRUNCATE view_daily, view_current, view_case_marks"))
+    await conn.execute(
+        text(f"TRUNCATE view_daily, view_daily_total, view_current, view_case_marks, {', '.join(REFILLED)}")
+    )
     await add_counts(conn, again.counts)
+    for table in REFILLED:
+        key, query = SUMS[table]
+        await conn.execute(text(f"INSERT INTO {table} ({key}, n) SELECT {key}, n FROM ({query}) AS e"))
     for start in range(0, len(again.marks), 5000):
         batch = again.marks[start : start + 5000]
         await conn.execute(
