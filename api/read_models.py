@@ -92,10 +92,28 @@ view_daily = table(
     column("department_code", Text),
     column("n", BigInteger),
 )
+# view_daily summed over category and department (migration 0009): the view without those filters.
+view_daily_total = table(
+    "view_daily_total",
+    column("area_code", Text),
+    column("day", Date),
+    column("measure", Text),
+    column("n", BigInteger),
+)
 view_current = table(
     "view_current",
     column("area_code", Text),
     column("state", Text),
+    column("category", Text),
+    column("department_code", Text),
+    column("n", BigInteger),
+)
+# Every report counted at each of its areas, by status, category and department ('' for none), kept by
+# triggers on reports (migration 0009): the view's report totals. Rows may stand at n = 0.
+view_reports = table(
+    "view_reports",
+    column("area_code", Text),
+    column("status", Text),
     column("category", Text),
     column("department_code", Text),
     column("n", BigInteger),
@@ -122,6 +140,7 @@ case_rows = table(
     column("next_timer_at", DateTime(timezone=True)),
     column("observed_at", DateTime(timezone=True)),
     column("opened_at", DateTime(timezone=True)),
+    column("updated_at", DateTime(timezone=True)),
     column("closed_at", DateTime(timezone=True)),
     column("reporter_count", Integer),
 )
@@ -146,14 +165,9 @@ area_rows = table(
     column("population", Integer),
     column("population_estimated", Boolean),
 )
-# Accounts (migration 0007): grid workers count towards their areas' staffing.
-users = table(
-    "users",
-    column("role", Text),
-    column("area_code", Text),
-    column("grid_codes", JSONB),
-    column("disabled", Boolean),
-)
+# Per area, the active grid workers that lie in it, kept by triggers on users (migration 0009): the view's
+# staffing. Rows may stand at n = 0.
+view_grid_workers = table("view_grid_workers", column("area_code", Text), column("n", BigInteger))
 
 # The dashboard's map (api/map): areas with their shapes, the areas' edit counter (the shapes' cache key),
 # and cases and reports as points. `geom` and `point` are PostGIS geometries, used only inside ST_ functions.

@@ -119,13 +119,13 @@ async def area_view(
     child_level = Level(children[0].level) if children else None
     codes = [area_code, *(child.code for child in children)]
 
-    totals, child_totals = await queries.report_totals(conn, area_code, child_level)
+    totals, child_totals = await queries.report_totals(conn, area_code, codes[1:])
     daily = await queries.daily(conn, codes, filters)
     now = await queries.current(conn, codes, filters)
     overdue = await queries.open_overdue(
         conn, area_code, child_level, filters, datetime.now(UTC), warning_share
     )
-    workers = await queries.grid_workers(conn, area_code, child_level)
+    workers = await queries.grid_workers(conn, codes)
 
     views = {
         code: _Area(code, filters, daily.get(code, Counter()), now.get(code, Counter())) for code in codes
