@@ -273,7 +273,7 @@ FROM (SELECT i, (i * {len(plan.days)} / {plan.cases})::int AS day, (i % {slots})
              ('00000000-0000-4000-a000-' || lpad(to_hex(i), 12, '0'))::uuid AS case_id,
              ('00000000-0000-4000-b000-' || lpad(to_hex(i), 12, '0'))::uuid AS report_id,
              (({_u("i", 1)}) * {grids})::int AS g, {_u("i", 2)} AS uc, {_u("i", 3)} AS us
-      FROM generate_series(:start, :end - 1) AS i) x
+      FROM generate_series(CAST(:start AS bigint), CAST(:end AS bigint) - 1) AS i) x
 JOIN bench_category cat ON x.uc >= cat.lo AND x.uc < cat.hi
 JOIN bench_route r ON r.g = x.g AND r.c = cat.c
 JOIN bench_grid gr ON gr.g = x.g
