@@ -152,14 +152,27 @@ async def summed_differing(conn: AsyncConnection, table: str) -> list[RowDiff]:
     return [RowDiff(table, tuple(row[:-2]), int(row[-2]), int(row[-1])) for row in differing]
 
 
+# Every table the rebuild replaces, in the order the writers take them (the sink and the case agent write
+# reports, so view_reports, before the case agent counts), so that a writer still running waits for the
+# rebuild instead of deadlocking with it.
+REBUILT = (
+    "view_reports",
+    "view_grid_workers",
+    "view_case_marks",
+    "view_daily",
+    "view_daily_total",
+    "view_current",
+)
+
+
 async def rebuild(conn: AsyncConnection, calendar: WorkCalendar) -> Recount:
     """Replace the aggregates and marks with a recount, and the trigger-kept counts with a sum of what they
-    count, in the caller's transaction. Stop the workers first: a case moving meanwhile would be counted by
-    both (a report or user written meanwhile waits for the TRUNCATE's lock and is counted after)."""
+    count, in the caller's transaction. Stop the workers first. The tables are locked before anything is
+    read, so a writer either commits before the recount reads (and is in it) or waits for the rebuild to
+    commit (and counts its change on top)."""
+    await conn.execute(text(f"LOCK TABLE {', '.join(REBUILT)} IN ACCESS EXCLUSIVE MODE"))
     again = await recount(conn, calendar, keep_marks=True)
-    await conn.execute(
-        text(f"TRUNCATE view_daily, view_daily_total, view_current, view_case_marks, {', '.join(REFILLED)}")
-    )
+    await conn.execute(text(f"TRUNCATE {', '.join(REBUILT)}"))
     await add_counts(conn, again.counts)
     for table in REFILLED:
         key, query = SUMS[table]
