@@ -1,0 +1,138 @@
+"""The view's reads against the real PostGIS, on rows of a city of their own (tests/infra/view_rows.py), each
+test in a transaction rolled back: every number equals what the reads gave before migration 0009 (a GROUP BY
+over the reports, every open case judged by due_expr, every grid worker counted in Python), for every area,
+filter and moment; and the running cases past their deadline are found through their index."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from api.cases.listing import CaseQuery, due_is, list_cases, open_and_maybe_overdue
+from api.read_models import case_rows
+from api.views import queries
+from api.views.filters import Filters
+from infra.settings import Settings
+from tests.infra.view_rows import (
+    AREAS,
+    CHILDREN,
+    CITY,
+    case_rows_for,
+    child_level,
+    decided,
+    insert_cases,
+    insert_reports,
+    insert_users,
+    old_grid_workers,
+    old_open_overdue,
+    old_report_totals,
+    report_row,
+    worker_rows,
+)
+
+T = TypeVar("T")
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+SHARE = 0.8
+
+
+def rolled_back(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """`work` on one connection, in a transaction rolled back afterwards."""
+
+    async def run() -> T:
+        engine = create_async_engine(settings.database_url())
+        try:
+            async with engine.connect() as conn:
+                transaction = await conn.begin()
+                try:
+                    return await work(conn)
+                finally:
+                    await transaction.rollback()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_open_overdue_counts_what_every_open_case_judged_by_due_expr_gave(
+    settings: Settings, database: Engine
+) -> None:
+    async def work(conn: AsyncConnection) -> None:
+        rows = case_rows_for(random.Random(5), NOW, 600)
+        await conn.run_sync(insert_cases, rows)
+        counted = 0
+        for now in (NOW, NOW - timedelta(days=3), NOW + timedelta(days=4)):
+            for category, department in ((None, None), ("10101", None), (None, "219901000000:water")):
+                for area in AREAS:
+                    f = Filters(date(2026, 11, 1), date(2026, 11, 30), category, department)
+                    new = await queries.open_overdue(conn, area, child_level(area), f, now, SHARE)
+                    old = await conn.run_sync(old_open_overdue, area, now, SHARE, category, department)
+                    wanted = [area, *CHILDREN[area]]
+                    assert {c: new[c] for c in wanted} == {c: old[c] for c in wanted}, (area, now, f)
+                    counted += new[area]
+            # The list behind the figure holds as many cases.
+            listed = await list_cases(
+                conn, CaseQuery(CITY, open_only=True, due="overdue"), page=1, now=now, share=SHARE, tz="UTC"
+            )
+            assert listed.total == (await conn.run_sync(old_open_overdue, CITY, now, SHARE, None, None))[CITY]
+        assert counted > 100  # the moments and filters leave overdue cases to count
+
+    rolled_back(settings, work)
+
+
+def test_the_running_cases_past_their_deadline_are_found_through_their_index(
+    settings: Settings, database: Engine
+) -> None:
+    """The condition's expression is the index's own (migration 0009): with bitmap scans alone allowed, the
+    planner finds the running cases past their deadline through cases_running_deadline, which no other
+    index can answer; an expression drifting from the index's would leave it a sequential scan."""
+
+    async def work(conn: AsyncConnection) -> str:
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        await conn.execute(text("SET LOCAL enable_indexscan = off"))
+        where = [case_rows.c.city_code == CITY, open_and_maybe_overdue(NOW)]  # as the city counts
+        query = select(func.count()).select_from(case_rows).where(*where, due_is("overdue", NOW, SHARE))
+        sql = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+        return "\n".join(row[0] for row in await conn.execute(text(f"EXPLAIN {sql}")))
+
+    plan = rolled_back(settings, work)
+    assert "Bitmap Index Scan on cases_running_deadline" in plan and "Seq Scan" not in plan, plan
+
+
+def test_report_totals_from_the_counts_equal_the_group_by_over_the_reports(
+    settings: Settings, database: Engine
+) -> None:
+    async def work(conn: AsyncConnection) -> None:
+        rng = random.Random(8)
+        received = [report_row(rng) for _ in range(150)]
+        await conn.run_sync(insert_reports, received[:40] + [{**r, **decided(rng)} for r in received[40:]])
+        for area in AREAS:
+            new, new_children = await queries.report_totals(conn, area, CHILDREN[area])
+            old, old_children = await conn.run_sync(old_report_totals, area)
+            assert new == old, area
+            assert new_children == {c: old_children[c] for c in CHILDREN[area]}, area
+        city, _ = await queries.report_totals(conn, CITY, [])
+        assert city["reports"] == 150 and city["triage"] and city["by_department"]
+
+    rolled_back(settings, work)
+
+
+def test_grid_workers_from_the_counts_equal_the_workers_counted_one_by_one(
+    settings: Settings, database: Engine
+) -> None:
+    async def work(conn: AsyncConnection) -> None:
+        await conn.run_sync(insert_users, worker_rows(random.Random(3), 150))
+        for area in AREAS:
+            wanted = [area, *CHILDREN[area]]
+            new = await queries.grid_workers(conn, wanted)
+            old = await conn.run_sync(old_grid_workers, area)
+            assert {c: new[c] for c in wanted} == {c: old[c] for c in wanted}, area
+        assert (await queries.grid_workers(conn, [CITY]))[CITY] > 100
+
+    rolled_back(settings, work)
