@@ -18,7 +18,7 @@ from api.cases.service import parse_body, poll_intervals, present, wait_for
 from api.errors import InvalidInput
 from cases.actions import ReturnAction
 from cases.lifecycle import Applied, next_state
-from cases.states import ActionName, CaseState
+from cases.states import OPEN_STATES, TIMED_STATES, ActionName, CaseState
 from cases.timers import warning_at
 from tests.cases.builders import CAL, CLERK, LEAD, T0, routed
 
@@ -135,3 +135,11 @@ def test_an_applied_action_shows_its_label_and_reason():
     out = show(result.case, [row(1, step.action.value, "dispatched", "returned", reason=step.reason)])
     assert out.history[0].action_label == "回退" and out.history[0].reason == "不属于本部门"
     assert out.department is None and step.action is ActionName.RETURN
+
+
+def test_the_open_states_the_overdue_count_leaves_unread_are_never_overdue():
+    """api.cases.listing.open_and_maybe_overdue reads the timed, suspended and handled cases, the only open
+    ones due_expr can call overdue (running, suspended, handled late): an open state added to the loop must
+    be added there too, or its overdue cases would go uncounted."""
+    unread = OPEN_STATES - TIMED_STATES - {CaseState.SUSPENDED, CaseState.HANDLED}
+    assert unread == {CaseState.TRIAGE}
