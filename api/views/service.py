@@ -10,7 +10,7 @@ unknown (404) and its children are left out.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -43,20 +43,23 @@ from indicators.measures import FLOWS, LABELS, Measure
 CASES_URL = "/api/v1/cases"
 
 
-def _link(params: Mapping[str, Any]) -> str:
-    return f"{CASES_URL}?{urlencode({k: v for k, v in params.items() if v is not None})}"
-
-
 class _Area:
     """The figures of one area, built from the counts read for the whole view."""
 
     def __init__(self, code: str, f: Filters, daily: Counter[str], now: Counter[str]) -> None:
         self.code, self.f, self.daily, self.now = code, f, daily, now
-        self.base = {"area_code": code, "category": f.category, "department": f.department}
+        # Each figure's link is this area's query plus a measure or a state: encoded once, not per figure
+        # (urlencode for each of a view's several hundred links was a third of its time).
+        given = {"area_code": code, "category": f.category, "department": f.department}
+        self.query = urlencode({k: v for k, v in given.items() if v is not None})
+        self.period = urlencode({"from": f.start.isoformat(), "to": f.end.isoformat()})
+
+    def link(self, *more: str) -> str:
+        """The cases behind a figure; `more` are parameters already encoded (enum values need no quoting)."""
+        return "&".join([f"{CASES_URL}?{self.query}", *more])
 
     def measure(self, m: Measure) -> Figure:
-        period = {"from": self.f.start.isoformat(), "to": self.f.end.isoformat()}
-        link = _link({**self.base, "measure": m.value, **period})
+        link = self.link(f"measure={m.value}", self.period)
         return Figure(value=self.daily.get(m.value, 0), label=LABELS[m], cases=link)
 
     def rates(self) -> Rates:
@@ -68,14 +71,14 @@ class _Area:
             state.value: Figure(
                 value=self.now.get(state.value, 0),
                 label=STATE_LABELS[state],
-                cases=_link({**self.base, "state": state.value}),
+                cases=self.link(f"state={state.value}"),
             )
             for state in CaseState
         }
         once = {
             m.value: self.measure(m) for m in Measure if m not in FLOWS and m is not Measure.CLOSE_SECONDS
         }
-        overdue_link = _link({**self.base, "open": "true", "due": "overdue"})
+        overdue_link = self.link("open=true", "due=overdue")
         indicators = IndicatorsOut(
             **once,
             open_overdue=Figure(value=overdue, label="超期未结案件", cases=overdue_link),
