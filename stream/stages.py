@@ -181,15 +181,18 @@ async def record_receipts(
 
 
 async def _route(reports: Sequence[ReportSubmitted]) -> list[Decision]:
+    # The receipts commit on their own: their insert moves the report counts (view_reports, kept by a
+    # trigger), whose city row the sink updates too; held through the duplicate search, it made the sink wait.
     async with async_engine().begin() as conn:
         received = await record_receipts(conn, reports, settings.city_code)
-        known = received.known
-        replayed = received.replayed()
-        if replayed:
-            log.info("replay: %d of %d reports recorded by an earlier delivery", len(replayed), len(reports))
-        # A report already decided (a resubmission) or re-using an id with other content is not decided again.
-        fresh = [r for r in reports if known.get(r.report_id) == ("accepted", r.content_hash)]
-        rules = duplicate_rules(fresh)
+    known = received.known
+    replayed = received.replayed()
+    if replayed:
+        log.info("replay: %d of %d reports recorded by an earlier delivery", len(replayed), len(reports))
+    # A report already decided (a resubmission) or re-using an id with other content is not decided again.
+    fresh = [r for r in reports if known.get(r.report_id) == ("accepted", r.content_hash)]
+    rules = duplicate_rules(fresh)
+    async with async_engine().connect() as conn:
         near = await open_cases_near(conn, fresh, rules)
         current = await conn.run_sync(read_versions)  # one small read: has anything been edited?
     await STATE.refresh(async_engine(), current)
