@@ -57,6 +57,7 @@ reports = Table(
     Index("reports_community", "community_code"),
     Index("reports_department", "department_code"),
     Index("reports_case_id", "case_id"),
+    Index("reports_reporter_submitted", "reporter_id", "submitted_at"),
 )
 
 case_transitions = Table(
