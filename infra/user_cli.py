@@ -2,13 +2,16 @@
 
 Passwords are read from a hidden prompt (asked twice) or, with `--password-stdin`, from the first line of
 standard input; never from an argument, where `ps` and the shell history would show them. Refused input
-exits with code 2 and names the option; an unreachable database exits with 1.
+(a malformed or unknown KEY_ID too) exits with code 2 and names the option; an unreachable database exits
+with 1.
 """
 
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 import typer
@@ -18,6 +21,7 @@ from sqlalchemy import Connection
 from accounts.roles import Role
 from api.auth import api_keys, store
 from infra.edit_cli import connected, default_actor, fail, table
+from infra.settings import get_settings
 
 T = TypeVar("T")
 console = Console()
@@ -41,10 +45,12 @@ DepartmentOption = typer.Option(None, "--department", help="department code, e.g
 GridOption = typer.Option(None, "--grid", help="a grid code of a grid worker (repeat for several)")
 OnlyRoleOption = typer.Option(None, "--role", help="only this role")
 StdinOption = typer.Option(False, "--password-stdin", help="read the password from standard input")
+KeyIdArgument = typer.Argument(..., metavar="KEY_ID", help="the key's id, as `gridflow apikey list` shows it")
 
 
-def _write(step: Callable[[Connection], T]) -> T:
-    """Run a store call in one transaction; its refusals exit with code 2, naming the option."""
+def _write(step: Callable[[Connection], T], *, missing: str = "USERNAME") -> T:
+    """Run a store call in one transaction; its refusals exit with code 2, naming the option (`missing`
+    names the argument that found nothing)."""
     with connected() as engine:
         try:
             with engine.begin() as conn:
@@ -52,7 +58,7 @@ def _write(step: Callable[[Connection], T]) -> T:
         except (store.Refused, store.Taken) as exc:
             fail(f"{OPTIONS.get(exc.field, exc.field)}: {exc.message}")
         except store.Missing as exc:
-            fail(f"USERNAME: {exc}")
+            fail(f"{missing}: {exc}")
 
 
 def _password(from_stdin: bool) -> str:
@@ -167,3 +173,36 @@ def apikey_issue(
     console.print(f"client  {record.client_name}\nkey_id  {record.key_id}")
     console.print("api_key (shown once, keep it safe):", style="bold")
     print(key)  # plain, for a script to capture
+
+
+def _when(at: datetime | None) -> str:
+    return at.astimezone().isoformat(timespec="seconds") if at else ""
+
+
+def _show_keys(records: list[api_keys.ApiKey]) -> None:
+    found = table("key_id", "客户端 client", "签发 issued", "签发人 by", "状态 state", "撤销人 revoked by")
+    for r in records:
+        state = f"已撤销 revoked {_when(r.revoked_at)}" if r.revoked_at else "有效 valid"
+        found.add_row(
+            str(r.key_id), r.client_name, _when(r.created_at), r.created_by or "", state, r.revoked_by or ""
+        )
+    console.print(found)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Show every API key (revoked ones too): client, who issued and who revoked it; never the key."""
+    _show_keys(_write(api_keys.list_api_keys))
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: uuid.UUID = KeyIdArgument,
+) -> None:
+    """Revoke an API key for good; running API processes refuse it within revocation_recheck_s."""
+    record = _write(
+        lambda c: api_keys.revoke_api_key(c, key_id=key_id, actor=default_actor()), missing="KEY_ID"
+    )
+    _show_keys([record])
+    seconds = f"{get_settings().revocation_recheck_s:g}"
+    console.print(f"运行中的 API 将在 {seconds} 秒内拒绝此密钥 (running APIs refuse it within {seconds} s)")

@@ -6,6 +6,7 @@ accepted for these rare admin calls, unlike sign-in, which hashes off the loop.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from accounts.roles import Role
 from api.auth import api_keys, guard, store
+from api.auth.api_keys import ApiKey
 from api.auth.schemas import ApiKeyIn, ApiKeyOut, Assignment, UserIn, UserOut
 from api.deps import AdminPrincipal, EngineDep
 from api.errors import Conflict, InvalidInput, NotFound
+from api.open311 import keys
 
 T = TypeVar("T")
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -29,6 +32,11 @@ _EDIT = {
     **_ADMIN,
     404: {"description": "no such user"},
     422: {"description": "refused: the field (e.g. `body.area_code`) and why"},
+}
+_REVOKE = {
+    **_ADMIN,
+    404: {"description": "no such API key"},
+    422: {"description": '`key_id` is not a UUID: `detail[0].loc` is `["path", "key_id"]`'},
 }
 
 
@@ -113,6 +121,22 @@ async def issue_api_key(body: ApiKeyIn, admin: AdminPrincipal, engine: EngineDep
         record, key = await _run(
             conn, lambda c: api_keys.issue_api_key(c, client_name=body.client_name, actor=admin.actor)
         )
-    return ApiKeyOut(
-        key_id=record.key_id, client_name=record.client_name, created_at=record.created_at, api_key=key
-    )
+    return ApiKeyOut(**record.model_dump(), api_key=key)
+
+
+@router.get("/api-keys", response_model=list[ApiKey], responses=_ADMIN)
+async def list_api_keys(admin: AdminPrincipal, engine: EngineDep) -> list[ApiKey]:
+    """Every API key's record, revoked ones too, by client name and newest first: who issued and who revoked
+    it, and when. Never the key or its hash (when a key was last used is not recorded)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(api_keys.list_api_keys)
+
+
+@router.post("/api-keys/{key_id}/revoke", response_model=ApiKey, responses=_REVOKE)
+async def revoke_api_key(key_id: uuid.UUID, admin: AdminPrincipal, engine: EngineDep) -> ApiKey:
+    """Revoke an API key for good: Open311 refuses it at once in this process, within
+    `revocation_recheck_s` (10 s) in any other. Revoking a revoked key answers its record unchanged."""
+    async with engine.begin() as conn:
+        record = await _run(conn, lambda c: api_keys.revoke_api_key(c, key_id=key_id, actor=admin.actor))
+    keys.forget_client(record.key_id)
+    return record

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.roles import Role
-from api.auth.api_keys import CLIENT_NAME_MAX
+from api.auth.api_keys import CLIENT_NAME_MAX, ApiKey
 from api.auth.store import User
 
 Code = Field(default=None, max_length=64)
@@ -87,8 +87,7 @@ class ApiKeyIn(BaseModel):
     client_name: str = Field(min_length=1, max_length=CLIENT_NAME_MAX, examples=["12345市民热线"])
 
 
-class ApiKeyOut(BaseModel):
-    key_id: uuid.UUID
-    client_name: str
-    created_at: datetime
+class ApiKeyOut(ApiKey):
+    """A key just issued: its record, and the key itself."""
+
     api_key: str = Field(description="shown this once only; stored as its SHA-256")

@@ -3,7 +3,9 @@ format.
 
 Report intake needs no database on its hot path, but a key is only known to the database: so each verdict is
 cached per process for `revocation_recheck_s` (10 s, the same bound as for revoked user tokens). A key that is
-disabled stops working within that; an unknown key is cached as refused too, so a client sending a wrong key
+revoked stops working at once in the API process that revoked it (`forget_client`), and within that bound in
+any other (another worker of `gridflow api --workers`, or every process after `gridflow apikey revoke`),
+as a revoked user's tokens do; an unknown key is cached as refused too, so a client sending a wrong key
 in a loop costs one query per 10 s, not one per request. The cache is keyed by the key's SHA-256, never the
 key. When PostgreSQL cannot answer, a key verified before (however long ago) is still trusted, so that
 intake keeps working while the database restarts, as it does for tokens; a key never seen is answered 503.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -30,7 +33,7 @@ _verdicts: dict[str, tuple[Principal | None, float]] = {}  # sha256(key) → (cl
 
 
 async def client_of(key: str | None) -> Principal:
-    """The client principal of a valid, enabled API key; 403 (the spec's status for keys) otherwise."""
+    """The client principal of a valid, unrevoked API key; 403 (the spec's status for keys) otherwise."""
     if not key:
         raise forbidden("api_key is missing: ask the platform's administrator for one (缺少 api_key)")
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
@@ -40,7 +43,7 @@ async def client_of(key: str | None) -> Principal:
     else:
         client = await _look_up(key, digest, hit)
     if client is None:
-        raise forbidden("Invalid api_key received: unknown or disabled (api_key 无效或已停用)")
+        raise forbidden("Invalid api_key received: unknown or revoked (api_key 无效或已撤销)")
     return client
 
 
@@ -60,5 +63,15 @@ async def _look_up(key: str, digest: str, hit: tuple[Principal | None, float] | 
 
 
 def forget_all() -> None:
-    """Drop every cached verdict (tests; a disabled key then stops working at once in this process)."""
+    """Drop every cached verdict (tests; a revoked key then stops working at once in this process)."""
     _verdicts.clear()
+
+
+def forget_client(key_id: uuid.UUID) -> None:
+    """Drop the cached verdicts of one key (this process revoked it: it is refused at once here; a look-up
+    already under way when it was revoked may cache it again, for `revocation_recheck_s` at most). The cache
+    is keyed by the key's hash, which the revocation does not know: a scan of at most _CACHE_MAX entries,
+    for a rare admin call."""
+    for digest, (client, _) in list(_verdicts.items()):
+        if client is not None and client.user_id == key_id:
+            del _verdicts[digest]

@@ -124,6 +124,8 @@ def test_admin_endpoints_are_403_naming_admin_for_every_other_role(accounts: Acc
         httpx.post(f"{api}/api/v1/users/t_auditor/disable", headers=headers, timeout=10),
         httpx.put(f"{api}/api/v1/users/t_auditor/role", json={"role": "admin"}, headers=headers, timeout=10),
         httpx.post(f"{api}/api/v1/api-keys", json={"client_name": "x"}, headers=headers, timeout=10),
+        httpx.get(f"{api}/api/v1/api-keys", headers=headers, timeout=10),
+        httpx.post(f"{api}/api/v1/api-keys/{uuid.uuid4()}/revoke", headers=headers, timeout=10),
     ]
     for answer in calls:
         assert answer.status_code == 403, answer.text

@@ -1,6 +1,6 @@
 """Open311 GeoReport v2 on the live system: discovery and services in both formats, a form-encoded request
 that becomes a routed case, the list's filters scoped to the client, errors in the spec's format, a request
-closed through the case loop, and a disabled key refused within seconds."""
+closed through the case loop, and a revoked key refused within seconds."""
 
 from __future__ import annotations
 
@@ -328,10 +328,13 @@ def test_a_request_closed_through_the_case_loop_shows_closed(live_system: LiveSy
     assert request_id in {r["service_request_id"] for r in listed(live_system, key, status="closed").json()}
 
 
-def test_a_disabled_key_is_refused_within_seconds(live_system: LiveSystem, accounts: Accounts):
+def test_a_key_revoked_in_the_database_is_refused_within_seconds(live_system: LiveSystem, accounts: Accounts):
     key = issue_key(accounts, f"revoked-{uuid.uuid4().hex[:6]}")
     assert post_request(live_system, key).status_code == 200
     with live_system.engine.begin() as conn:
         digest = conn.execute(text("SELECT encode(sha256(convert_to(:k, 'UTF8')), 'hex')"), {"k": key})
-        conn.execute(text("UPDATE api_keys SET disabled = true WHERE key_hash = :h"), {"h": digest.scalar()})
+        conn.execute(
+            text("UPDATE api_keys SET revoked_at = now(), revoked_by = 'test' WHERE key_hash = :h"),
+            {"h": digest.scalar()},
+        )
     wait_until(lambda: post_request(live_system, key).status_code == 403, timeout=20, what="the key refused")

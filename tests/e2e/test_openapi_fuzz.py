@@ -5,8 +5,8 @@ The schema is loaded from the running API; the operations are listed at collecti
 (so each operation × role is a test of its own, and a known bug can be an xfail of one pair), and the run
 checks that both lists agree. Each pair gets a bounded, derandomized number of examples, positive and
 negative, without shrinking: a failure is reported as schemathesis found it (with a curl command to replay).
-Half the time a parameter that names something (an area, a case, a report, a queue, a format) is given a real
-one, so the fuzzing gets past the 404 and 422 of made-up names into the code behind them.
+Half the time a parameter that names something (an area, a case, a report, a queue, a format, an API key) is
+given a real one, so the fuzzing gets past the 404 and 422 of made-up names into the code behind them.
 
 Roles: anonymous, grid_worker, department, city_dispatch, auditor, admin. community, township and district
 take the area-scoped code paths that grid_worker and department take (accounts/scope.py), and each role
@@ -156,6 +156,13 @@ def real_values(live_system: LiveSystem, accounts: Accounts) -> dict[str, list[s
 
     grid = accounts.users[Role.GRID_WORKER].grid_codes[0]
     opened = open_case(live_system, REPORTER, grid, URBAN)
+    throwaway_key = httpx.post(  # revoked by the fuzzing, never used: open311_key stays valid
+        f"{live_system.api_url}/api/v1/api-keys",
+        json={"client_name": "schemathesis-throwaway"},
+        headers=accounts.headers(Role.ADMIN),
+        timeout=10,
+    )
+    assert throwaway_key.status_code == 201, throwaway_key.text
     return {
         "area_code": ["210200000000", "210202000000", grid[:12], grid],
         "case_id": [opened.case_id],
@@ -165,6 +172,7 @@ def real_values(live_system: LiveSystem, accounts: Accounts) -> dict[str, list[s
         "name": [q.value for q in QueueName],
         "category_code": [URBAN],
         "service_code": [URBAN],
+        "key_id": [throwaway_key.json()["key_id"]],
     }
 
 

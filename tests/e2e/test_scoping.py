@@ -284,6 +284,11 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("post", "/api/v1/users/{username}/disable"): _admin_only("POST", "/api/v1/users/t_nobody_here/disable"),
     ("put", "/api/v1/users/{username}/role"): _admin_only("PUT", "/api/v1/users/t_nobody_here/role", json={}),
     ("post", "/api/v1/api-keys"): _admin_only("POST", "/api/v1/api-keys", json={}),
+    ("get", "/api/v1/api-keys"): _admin_only("GET", "/api/v1/api-keys"),
+    ("post", "/api/v1/api-keys/{key_id}/revoke"): _admin_only(
+        "POST",
+        f"/api/v1/api-keys/{uuid.uuid4()}/revoke",  # no such key: the admin gets 404
+    ),
     ("get", "/api/v1/auth/me"): _me,
 }
 
@@ -318,7 +323,7 @@ def test_every_endpoint_of_the_app_has_a_probe_in_the_matrix() -> None:
 def test_without_a_token_every_endpoint_answers_401(live_system: LiveSystem) -> None:
     fill = {"report_id": str(uuid.uuid4()), "case_id": str(uuid.uuid4()), "sha256": "0" * 64,
             "area_code": "210200000000", "category_code": "10101", "level": "district", "username": "t_admin",
-            "name": "new", "fmt": "csv"}  # fmt: skip
+            "name": "new", "fmt": "csv", "key_id": str(uuid.uuid4())}  # fmt: skip
     wrong = []
     for method, path in sorted(ROUTES):
         url = live_system.api_url + path.format(**fill)
