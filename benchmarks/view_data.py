@@ -13,12 +13,11 @@ benchmark's aggregates are the ones the stream would keep.
 
 from __future__ import annotations
 
-import io
 import json
-import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -103,24 +102,9 @@ def _tsv(value: str) -> str:
 
 
 def store_templates(engine: Engine, plan: Plan, progress: Callable[[int], None]) -> int:
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bench_template, bench_cell"))
-        conn.execute(
-            text(
-                "CREATE UNLOGGED TABLE bench_template"
-                " (template_id int PRIMARY KEY, history text, case_row text, mark text)"
-            )
-        )
-        conn.execute(
-            text(
-                "CREATE UNLOGGED TABLE bench_cell"
-                " (template_id int, level text, day date, measure text, lead bool, n bigint)"
-            )
-        )
+    scratch(engine, "bench_template", "bench_cell")
     count = 0
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
+    with copying(engine) as cur:
         with ProcessPoolExecutor(max_workers=max(1, (os.cpu_count() or 2))) as pool:
             for rows, cells in pool.map(_tell_day, [(d, plan) for d in range(len(plan.days))], chunksize=4):
                 _copy(cur, "bench_template (template_id, history, case_row, mark)", rows)
@@ -129,10 +113,41 @@ def store_templates(engine: Engine, plan: Plan, progress: Callable[[int], None])
                 progress(1)
         cur.execute("CREATE INDEX ON bench_cell (template_id)")
         cur.execute("ANALYZE bench_template, bench_cell")
+    return count
+
+
+# The generator's own tables (unlogged: scaffolding, dropped at the end), stated once.
+SCAFFOLD = {
+    "bench_template": "template_id int PRIMARY KEY, history text, case_row text, mark text",
+    "bench_cell": "template_id int, level text, day date, measure text, lead bool, n bigint",
+    "bench_grid": "g int PRIMARY KEY, city text, district text, township text, community text, grid text,"
+    " lon float8, lat float8",
+    "bench_route": "g int, c int, k int, dept text, PRIMARY KEY (g, c)",
+    "bench_category": "c int PRIMARY KEY, code text, lo float8, hi float8",
+    "bench_shape": "routed bool, s int, lo float8, hi float8",
+    "bench_case": "i bigint, case_id uuid, report_id uuid, template_id int, category text, dept text,"
+    " city text, district text, township text, community text, grid text, lon float8, lat float8,"
+    " routed bool",
+}
+
+
+def scratch(engine: Engine, *names: str) -> None:
+    """These scaffolding tables, made anew and empty (what depends on them, bench_fill, goes too)."""
+    with engine.begin() as conn:
+        for name in names:
+            conn.execute(text(f"DROP TABLE IF EXISTS {name} CASCADE"))
+            conn.execute(text(f"CREATE UNLOGGED TABLE {name} ({SCAFFOLD[name]})"))
+
+
+@contextmanager
+def copying(engine: Engine) -> Iterator[Any]:
+    """A cursor for COPY on a connection of its own, committed at the end."""
+    raw = engine.raw_connection()
+    try:
+        yield raw.cursor()
         raw.commit()
     finally:
         raw.close()
-    return count
 
 
 def _copy(cur: Any, target: str, lines: Sequence[str]) -> None:
@@ -161,7 +176,7 @@ def store_places(engine: Engine, plan: Plan) -> int:
         )
     grid_rows, route_rows = [], []
     for g, (code, lon, lat) in enumerate(grids):
-        chain = {level: ancestor_code(code, level_of_code_at(level)) for level in LEVELS}
+        chain = {level.value: ancestor_code(code, level) for level in LEVEL_ORDER}
         by_hand = departments.get((chain["district"], "urban_management")) or departments.get(
             (chain["city"], "urban_management")
         )
@@ -195,36 +210,13 @@ def store_places(engine: Engine, plan: Plan) -> int:
                 f"{'t' if routed else 'f'}\t{SHAPES.index(shape)}\t{acc[routed]}\t{acc[routed] + w / total}"
             )
             acc[routed] += w / total
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bench_grid, bench_route, bench_category, bench_shape"))
-        conn.execute(
-            text(
-                "CREATE UNLOGGED TABLE bench_grid (g int PRIMARY KEY, city text, district text,"
-                " township text, community text, grid text, lon float8, lat float8)"
-            )
-        )
-        conn.execute(
-            text("CREATE UNLOGGED TABLE bench_route (g int, c int, k int, dept text, PRIMARY KEY (g, c))")
-        )
-        conn.execute(
-            text("CREATE UNLOGGED TABLE bench_category (c int PRIMARY KEY, code text, lo float8, hi float8)")
-        )
-        conn.execute(text("CREATE UNLOGGED TABLE bench_shape (routed bool, s int, lo float8, hi float8)"))
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
+    scratch(engine, "bench_grid", "bench_route", "bench_category", "bench_shape")
+    with copying(engine) as cur:
         _copy(cur, "bench_grid", grid_rows)
         _copy(cur, "bench_route", route_rows)
         _copy(cur, "bench_category", cat_rows)
         _copy(cur, "bench_shape", shape_rows)
-        raw.commit()
-    finally:
-        raw.close()
     return len(grids)
-
-
-def level_of_code_at(name: str) -> Any:
-    return next(level for level in LEVEL_ORDER if level.value == name)
 
 
 # --- the cases ------------------------------------------------------------------------------------------
@@ -247,15 +239,8 @@ def store_case_keys(
     engine: Engine, plan: Plan, grids: int, chunk: int, progress: Callable[[int], None]
 ) -> None:
     """bench_case: each case's number, ids, template, category, department and codes."""
+    scratch(engine, "bench_case")
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bench_case CASCADE"))
-        conn.execute(
-            text(
-                "CREATE UNLOGGED TABLE bench_case (i bigint, case_id uuid, report_id uuid, template_id int,"
-                " category text, dept text, city text, district text, township text, community text,"
-                " grid text, lon float8, lat float8, routed bool)"
-            )
-        )
         conn.execute(text(_FILL))
     slots, keys, shapes = len(vt.SLOTS), len(plan.keys), len(SHAPES)
     for start in range(0, plan.cases, chunk):
@@ -414,25 +399,11 @@ ON CONFLICT DO NOTHING
 
 def drop_scaffolding(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "DROP TABLE IF EXISTS bench_case, bench_template, bench_cell, bench_grid, bench_route,"
-                " bench_category, bench_shape CASCADE"
-            )
-        )
-        conn.execute(text("DROP FUNCTION IF EXISTS bench_fill"))
-
-
-def chunks(total: int, size: int) -> int:
-    return math.ceil(total / size)
+        conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(SCAFFOLD)} CASCADE"))  # bench_fill with them
 
 
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def tsv_rows(rows: Iterator[Sequence[object]]) -> io.StringIO:  # pragma: no cover - helper for debugging
-    return io.StringIO("\n".join("\t".join(map(str, r)) for r in rows))
 
 
 # --- indexes, bookkeeping -------------------------------------------------------------------------------
