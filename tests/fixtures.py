@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from alembic.config import Config
 from sqlalchemy import Engine, text
 
 from accounts.roles import Role
@@ -141,6 +143,24 @@ class LiveSystem:
     def count(self, sql: str, **params: object) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(text(sql), params).scalar() or 0)
+
+
+@contextmanager
+def migration_database(services: Settings, suffix: str) -> Iterator[tuple[Config, Engine]]:
+    """An empty database of a migration test's own, with its alembic config and an engine; dropped after."""
+    from infra.db import make_sync_engine
+    from infra.migrate import alembic_config
+    from infra.services.postgres_access import drop_database, ensure_database
+
+    name = f"{services.pg_database}_{suffix}"
+    drop_database(services, name)
+    ensure_database(services, name)
+    engine = make_sync_engine(services, name)
+    try:
+        yield alembic_config(services, name), engine
+    finally:
+        engine.dispose()
+        drop_database(services, name)
 
 
 @pytest.fixture(scope="session")

@@ -12,22 +12,15 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from infra.db import make_sync_engine
-from infra.migrate import alembic_config
-from infra.services.postgres_access import drop_database, ensure_database
 from infra.settings import Settings
+from tests.fixtures import migration_database
 
 
 def test_the_migration_keeps_each_keys_issuer_and_revocation_and_its_downgrade_gives_them_back(
     services: Settings,
 ) -> None:
-    name = f"{services.pg_database}_m0011"
-    drop_database(services, name)
-    ensure_database(services, name)
-    config = alembic_config(services, name)
-    engine = make_sync_engine(services, name)
     kept, disabled, unaudited = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    try:
+    with migration_database(services, "m0011") as (config, engine):
         command.upgrade(config, "0010")
         with engine.begin() as conn:
             conn.execute(
@@ -66,6 +59,3 @@ def test_the_migration_keeps_each_keys_issuer_and_revocation_and_its_downgrade_g
             found = conn.execute(text("SELECT key_id, disabled FROM api_keys")).all()
             assert dict(found) == {kept: False, disabled: True, unaudited: False}
         command.upgrade(config, "head")  # and again, on what the downgrade left
-    finally:
-        engine.dispose()
-        drop_database(services, name)

@@ -19,11 +19,9 @@ from alembic import command
 from sqlalchemy import Connection, Engine, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from infra.db import make_sync_engine
-from infra.migrate import alembic_config
-from infra.services.postgres_access import drop_database, ensure_database
 from infra.settings import Settings
 from stream.tables import reports
+from tests.fixtures import migration_database
 from tests.infra.view_rows import (
     AREAS,
     CHILDREN,
@@ -155,12 +153,7 @@ def test_view_grid_workers_counts_each_worker_once_in_each_area_as_the_view_did(
 def test_the_migration_fills_the_counts_from_what_was_stored_and_its_downgrade_leaves_nothing(
     services: Settings,
 ) -> None:
-    name = f"{services.pg_database}_m0009"
-    drop_database(services, name)
-    ensure_database(services, name)
-    config = alembic_config(services, name)
-    engine = make_sync_engine(services, name)
-    try:
+    with migration_database(services, "m0009") as (config, engine):
         command.upgrade(config, "0008")
         rng = random.Random(2)
         with engine.begin() as conn:
@@ -198,6 +191,3 @@ def test_the_migration_fills_the_counts_from_what_was_stored_and_its_downgrade_l
             )
             assert left.all() == []
         command.upgrade(config, "head")  # and again, on what the downgrade left
-    finally:
-        engine.dispose()
-        drop_database(services, name)
