@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, text
@@ -53,15 +54,7 @@ def issue_api_key(conn: Connection, *, client_name: str, actor: str) -> tuple[Ap
         ),
         {"id": uuid.uuid4(), "name": name, "hash": _key_hash(key), "actor": actor},
     ).one()
-    record = ApiKey.model_validate(row._mapping)
-    log_event(
-        conn,
-        actor=actor,
-        subject=f"client:{name}",
-        action="issue_api_key",
-        detail={"key_id": str(record.key_id)},
-    )
-    return record, key
+    return _recorded(conn, row, "issue_api_key", actor), key
 
 
 def list_api_keys(conn: Connection) -> list[ApiKey]:
@@ -87,14 +80,14 @@ def revoke_api_key(conn: Connection, *, key_id: uuid.UUID, actor: str) -> ApiKey
         if found is None:
             raise Missing(f"API 密钥 {key_id} 不存在 (no such API key)")
         return ApiKey.model_validate(found._mapping)
+    return _recorded(conn, row, "revoke_api_key", actor)
+
+
+def _recorded(conn: Connection, row: Any, action: str, actor: str) -> ApiKey:
+    """The key's record, its change written to the audit trail (account_events) in the same transaction."""
     record = ApiKey.model_validate(row._mapping)
-    log_event(
-        conn,
-        actor=actor,
-        subject=f"client:{record.client_name}",
-        action="revoke_api_key",
-        detail={"key_id": str(record.key_id)},
-    )
+    subject = f"client:{record.client_name}"
+    log_event(conn, actor=actor, subject=subject, action=action, detail={"key_id": str(record.key_id)})
     return record
 
 
