@@ -76,6 +76,7 @@ case_commands = table(
     column("code", Text),  # refused: illegal_transition | invalid | not_found | failed
     column("detail", Text),
     column("seq", Integer),
+    column("action", JSONB),  # an act command's request, as sent
 )
 
 areas = table("areas", column("code", Text), column("name", Text))

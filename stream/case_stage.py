@@ -110,7 +110,14 @@ async def case_events(events: Sequence[Event]) -> None:
         outputs.append((deadletter_topic, command.case_id.bytes, letter.model_dump_json().encode()))
         await _record_refusal(
             Result(
-                command.command_id, command.case_id, command.kind, "refused", command.at, "failed", str(exc)
+                command.command_id,
+                command.case_id,
+                command.kind,
+                "refused",
+                command.at,
+                "failed",
+                str(exc),
+                action=command.action,
             )
         )
 

@@ -137,6 +137,7 @@ async def record_results(conn: AsyncConnection, results: Sequence[Result]) -> No
             "detail": r.detail,
             "seq": r.seq,
             "at": r.at,
+            "action": r.action,
         }
         for r in results
     ]

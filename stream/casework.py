@@ -90,6 +90,7 @@ class Result:
     code: str | None = None
     detail: str | None = None
     seq: int | None = None
+    action: dict[str, Any] | None = None  # an act command's request, as sent: an Idempotency-Key's resend
 
 
 @dataclass
@@ -192,7 +193,9 @@ def apply_commands(
             continue
         seen.add(command.command_id)
         case = current(command.case_id)
-        applied = Result(command.command_id, command.case_id, command.kind, "applied", command.at)
+        applied = Result(
+            command.command_id, command.case_id, command.kind, "applied", command.at, action=command.action
+        )
         if command.kind in ("open", "attach"):
             opening = command.opening
             assert opening is not None, "open and attach commands carry the opening"
@@ -225,7 +228,8 @@ def apply_commands(
 
 def _act(command: CaseCommand, case: Case | None, calendar: WorkCalendar, out: BatchOutcome) -> Result:
     def refused(code: str, detail: str) -> Result:
-        return Result(command.command_id, command.case_id, "act", "refused", command.at, code, detail)
+        key, case_id, at = command.command_id, command.case_id, command.at
+        return Result(key, case_id, "act", "refused", at, code, detail, action=command.action)
 
     if case is None:
         return refused("not_found", f"case {command.case_id} does not exist")
@@ -240,7 +244,8 @@ def _act(command: CaseCommand, case: Case | None, calendar: WorkCalendar, out: B
         return refused(result.code.value, result.detail)
     out.cases[case.case_id] = result.case
     out.history.append(transition_row(result.transition, command.command_id))
-    return Result(command.command_id, case.case_id, "act", "applied", command.at, seq=result.case.seq)
+    seq, request = result.case.seq, command.action
+    return Result(command.command_id, case.case_id, "act", "applied", command.at, seq=seq, action=request)
 
 
 def replay_history(rows: list[dict[str, Any]], calendar: WorkCalendar) -> Case:

@@ -221,7 +221,14 @@ async def _cases(engine: AsyncEngine, commands: list[CaseCommand], share: float)
     async def refuse(command: CaseCommand, exc: Exception) -> None:
         # As the case agent records a command that failed permanently (stream.case_stage).
         failed = Result(
-            command.command_id, command.case_id, command.kind, "refused", command.at, "failed", str(exc)
+            command.command_id,
+            command.case_id,
+            command.kind,
+            "refused",
+            command.at,
+            "failed",
+            str(exc),
+            action=command.action,
         )
         async with engine.begin() as conn:
             await record_results(conn, [failed])

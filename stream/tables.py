@@ -143,4 +143,5 @@ case_commands = Table(
     Column("detail", Text),
     Column("seq", Integer),
     Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", JSONB),  # an act command's request (migration 0013)
 )

@@ -51,30 +51,22 @@ _history_commands = table("case_history", column("command_id", PgUUID(as_uuid=Tr
 
 @dataclass(frozen=True)
 class Command:
-    """A command the case agent processed: its case, its outcome and, once applied, who asked for it."""
+    """A command the case agent processed: its case, its outcome, once applied who asked for it, and what
+    an act command asked for (None when recorded before migration 0013)."""
 
     case_id: UUID
     outcome: Outcome
     actor: str | None
+    action: dict[str, Any] | None = None
 
 
 async def command(conn: AsyncConnection, command_id: UUID) -> Command | None:
     """What became of a command (an Idempotency-Key), None while the case agent has not processed it."""
     steps = _history_commands
     actor = select(steps.c.actor).where(steps.c.command_id == command_id).limit(1).scalar_subquery()
-    query = select(
-        case_commands.c.case_id, case_commands.c.outcome, case_commands.c.code, case_commands.c.detail, actor
-    ).where(case_commands.c.command_id == command_id)
+    k = case_commands.c
+    query = select(k.case_id, k.outcome, k.code, k.detail, actor, k.action).where(k.command_id == command_id)
     row = (await conn.execute(query)).first()
     if row is None:
         return None
-    return Command(row[0], Outcome(row[1], row[2], row[3]), row[4])
-
-
-async def outcome(conn: AsyncConnection, command_id: UUID) -> Outcome | None:
-    """What the case agent did with a command; None while it has not processed it."""
-    query = select(case_commands.c.outcome, case_commands.c.code, case_commands.c.detail).where(
-        case_commands.c.command_id == command_id
-    )
-    row = (await conn.execute(query)).first()
-    return Outcome(row.outcome, row.code, row.detail) if row is not None else None
+    return Command(row[0], Outcome(row[1], row[2], row[3]), row[4], row[5])

@@ -28,7 +28,8 @@ IdempotencyKey = Annotated[
     UUID | None,
     Header(
         description="`Idempotency-Key`: a UUID the client makes once per action and sends again with a "
-        "resend: the action is applied once and a resend answers its outcome (it becomes the command's id)",
+        "resend: the action is applied once and a resend answers its outcome (it becomes the command's id); "
+        "a key already used for another case or another action is refused (422)",
     ),
 ]
 

@@ -122,15 +122,14 @@ async def act(
     """Send `principal`'s `action` to the case agent and answer its outcome: the case once applied, else why
     not. `command_id` (the Idempotency-Key) makes a resend safe: if that command has an outcome already, it
     is answered again and nothing is sent; if it was sent but not applied yet, sending it again is harmless
-    (the case agent applies a command_id once). Photos it names must be the case's (`evidence`)."""
+    (the case agent applies a command_id once). A key used for another case or another action is refused
+    (422), also when the two were sent so close together that the agent took the first while the second
+    waited. Photos it names must be the case's (`evidence`)."""
+    asked = action.model_dump(mode="json")
     async with engine.connect() as conn:
         earlier = await queries.command(conn, command_id) if command_id is not None else None
         if earlier is not None:
-            if earlier.case_id != case_id:
-                raise InvalidInput(
-                    "Idempotency-Key 已用于另一案件的操作 (the key belongs to another case's action)",
-                    field="header.idempotency-key",
-                )
+            _same_request(earlier, case_id, asked)
             # One's own applied action is answered again even if it took the case out of one's scope (a
             # department resending its return); anything else only to whoever sees the case.
             if earlier.actor != principal.actor:
@@ -151,15 +150,15 @@ async def act(
         kind="act",
         at=datetime.now(UTC),
         actor=principal.actor,
-        action=action.model_dump(mode="json"),
+        action=asked,
     )
     topic = settings.topic(TOPICS["case_commands"])
     await producer.send(topic, key=case_id.bytes, value=command.model_dump_json().encode())
 
-    async def outcome() -> queries.Outcome | None:
+    async def outcome() -> queries.Command | None:
         # A connection per look, so that a waiting request holds none of the pool's few connections.
         async with engine.connect() as conn:
-            return await queries.outcome(conn, command.command_id)
+            return await queries.command(conn, command.command_id)
 
     done = await wait_for(outcome)
     if done is None:
@@ -167,8 +166,24 @@ async def act(
             "操作已进入案件队列，将按顺序办理，请稍后查看案件 (queued: the case agent will apply it in turn)",
             command_id=str(command.command_id),
         )
+    _same_request(done, case_id, asked)  # the agent applies a key once: maybe another request's
     async with engine.connect() as conn:
-        return await _answer(conn, done, case_id, action, settings)
+        return await _answer(conn, done.outcome, case_id, action, settings)
+
+
+def _same_request(earlier: queries.Command, case_id: UUID, asked: dict[str, Any]) -> None:
+    """An Idempotency-Key answers again only the request it was first used for."""
+    if earlier.case_id != case_id:
+        raise InvalidInput(
+            "Idempotency-Key 已用于另一案件的操作 (the key belongs to another case's action)",
+            field="header.idempotency-key",
+        )
+    if earlier.action is not None and earlier.action != asked:
+        raise InvalidInput(
+            "Idempotency-Key 已用于本案件的另一操作 (the key belongs to another action on this case: "
+            f"{earlier.action.get('action')})",
+            field="header.idempotency-key",
+        )
 
 
 async def _answer(

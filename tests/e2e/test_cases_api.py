@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from itertools import count
 from typing import Any
@@ -267,14 +268,38 @@ def test_an_action_resent_with_its_idempotency_key_is_applied_once_and_answered_
     assert [h["action"] for h in again.json()["history"]] == ["open", "accept"]
     sent = "SELECT count(*) FROM case_commands WHERE command_id = :k"
     assert live_system.count(sent, k=key) == 1
-    refused = act(live_system, case, "handle", key=key, note="同一个键，另一个操作")
-    assert refused.status_code == 200 and len(refused.json()["history"]) == 2  # the key's outcome, again
+    other = act(live_system, case, "handle", key=key, note="同一个键，另一个操作")  # a client's bug
+    assert other.status_code == 422, other.text  # never the accept's answer, as if the handle were done
+    assert other.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+    assert "accept" in other.json()["detail"][0]["msg"]
+    assert live_system.count("SELECT count(*) FROM case_history WHERE command_id = :k", k=key) == 1
     elsewhere = act(live_system, new_case(live_system), "accept", key=key)
     assert elsewhere.status_code == 422
     assert elsewhere.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
     malformed = act(live_system, case, "handle", key="not-a-uuid", note="x")
     assert malformed.status_code == 422
     assert malformed.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+
+
+def test_two_actions_sent_at_once_under_one_key_apply_one_and_refuse_the_other(live_system: LiveSystem):
+    """Whichever way they interleave (the second finds the key used before sending, or both are sent and the
+    agent applies the key once), the request whose action was applied gets the case and the other a 422
+    naming the key, never the first one's answer as its own."""
+    case = new_case(live_system)
+    key = str(uuid.uuid4())
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(
+                lambda kw: act(live_system, case, key=key, **kw),
+                [{"action": "accept"}, {"action": "return", "reason": "不属于本部门职责"}],
+            )
+        )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 422], [a.text for a in answers]
+    applied = next(a for a in answers if a.status_code == 200).json()["history"][-1]["action"]
+    refused = next(a for a in answers if a.status_code == 422).json()["detail"][0]
+    assert refused["loc"] == ["header", "idempotency-key"] and applied in refused["msg"]
+    assert live_system.count("SELECT count(*) FROM case_history WHERE command_id = :k", k=key) == 1
 
 
 def test_a_department_that_returns_a_case_gets_its_answer_again_on_a_resend(live_system: LiveSystem):
