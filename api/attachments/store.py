@@ -189,9 +189,14 @@ class AttachmentStore:
         """Add a chunk to `uploader`'s upload for this owner; the Stored photo when complete, else the bytes
         now held."""
         self.sweep_if_due()
-        if self.linked(owner, sha256, uploader=uploader):
-            return self.stored(sha256)
         partial = self._partial(owner, sha256, total, uploader)
+        if self.linked(owner, sha256, uploader=uploader):
+            # Finished by a parallel upload (a whole one, say) between two of this upload's chunks: what
+            # this one held so far is not needed any more.
+            if partial.exists():
+                with self._locked(partial):
+                    partial.unlink()
+            return self.stored(sha256)
         with self._locked(partial) as fd:
             if self.linked(
                 owner, sha256, uploader=uploader
