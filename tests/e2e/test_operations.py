@@ -195,8 +195,17 @@ def test_worker_logs_are_json_lines_with_the_report_id_of_a_routed_report(
     assert line["level"] == "INFO" and line["logger"] == "gridflow.stream.decisions"
     assert str(line["message"]).startswith("report routed to") and line["case_id"]
     assert {"time", "level", "logger", "message"} <= set(line)
-    case_lines = [e for e in json_lines(worker.output()) if e.get("case_id") == line["case_id"]]
-    assert any(e["logger"] == "gridflow.stream.cases" and e.get("command_id") for e in case_lines)
+
+    def case_logged() -> list[dict[str, object]]:
+        # The case agent takes the open command after the router has logged its decision: wait for it too.
+        return [
+            e
+            for e in json_lines(worker.output())
+            if e.get("case_id") == line["case_id"] and e["logger"] == "gridflow.stream.cases"
+        ]
+
+    wait_until(lambda: bool(case_logged()), timeout=15, what="the case agent's log line for its case")
+    assert all(e.get("command_id") for e in case_logged())
 
 
 def test_api_logs_uvicorns_lines_as_json_too(live_system: LiveSystem):

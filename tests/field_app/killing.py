@@ -40,6 +40,7 @@ def submit_with_kills(
     photo: Path | None = None,
     photo_every: int = 0,
     max_wait_s: float = 0.15,
+    max_saved: int = 3,
     max_runs: int = 400,
 ) -> KillRun:
     rng = random.Random(seed)
@@ -53,17 +54,23 @@ def submit_with_kills(
         result.runs += 1
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
         assert process.stdout is not None
-        first = process.stdout.readline()  # "ready N": from here on the process is in the submit path
-        # Every run dies at a random moment unless it finishes first; each run gets a little further.
+        lines = [process.stdout.readline()]  # "ready N": from here on the process is in the submit path
+        # Every run dies at a random moment unless it finishes first: after a few more saved reports (none
+        # to max_saved) and then a random part of the next cycle, so that kills land in every step of a
+        # cycle, and how many there are does not hang on how fast the machine is.
+        wanted = rng.randint(0, max_saved)
+        while wanted and (line := process.stdout.readline()):
+            lines.append(line)
+            wanted -= line.startswith("saved ")
         try:
             process.wait(timeout=rng.uniform(0.0, max_wait_s))
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)  # no cleanup, no atexit: as a phone killing the app
             process.wait()
             result.kills += 1
-        rest = process.stdout.read()
+        lines.append(process.stdout.read())
         process.stdout.close()
-        for line in (first + rest).splitlines():
+        for line in "".join(lines).splitlines():
             if line.startswith("saved "):
                 result.announced.add(line.split()[1])
         if process.returncode == 0:
