@@ -4,7 +4,7 @@ A *template* is one case's whole story — opened at a given instant under a giv
 along one of a few shapes (on time, late, rework, postponed, escalated, returned, suspended, from triage) —
 with a placeholder category, department and five area codes. Its history rows come from
 `stream.casework.apply_commands` (the lifecycle and the timers, exactly as the case agent applies them,
-with a timer tick before every action and at "now"), its final case row from the case store's `_row`, and
+with a timer tick before every action and at "now"), its final case row from the case store's `case_row`, and
 its contribution to the view's aggregates from `indicators.ledger.advance` — the function the case agent
 counts with. The generator (benchmarks/view_data.py) then gives each template to many cases in SQL,
 replacing the placeholders: a case's aggregates are its template's cells with its own codes.
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from cases.calendar import WorkCalendar
 from indicators.ledger import advance
-from stream.case_store import _row
+from stream.case_store import case_row
 from stream.casework import apply_commands, open_command_id, tick_command_id
 from stream.events import AreaCodes, CaseCommand, CaseOpening
 
@@ -191,7 +191,7 @@ def tell(key: RuleKey, shape: str, opened: datetime, now: datetime, calendar: Wo
         history += step.history
     mark, change = advance(None, history, calendar)
     assert mark is not None
-    row = _row(case, opening_of, calendar, TIMER_SHARE)
+    row = case_row(case, opening_of, calendar, TIMER_SHARE)
     row["point"] = None
     cells = [
         {"area": c.area_code, "day": c.day.isoformat() if c.day else None, "measure": c.measure}

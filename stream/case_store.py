@@ -80,7 +80,9 @@ async def load(conn: AsyncConnection, case_ids: Iterable[UUID], command_ids: Ite
     return Loaded(loaded, reporters, done, replayed)
 
 
-def _row(case: Case, opening: CaseOpening | None, calendar: WorkCalendar, share: float) -> dict[str, Any]:
+def case_row(case: Case, opening: CaseOpening | None, calendar: WorkCalendar, share: float) -> dict[str, Any]:
+    """The `cases` row of `case` as the case agent stores it (the view benchmark's bulk path writes the same
+    rows); `opening` is given when the case opens in this batch, and supplies its point and observed time."""
     point = None
     if opening is not None and opening.lon is not None and opening.lat is not None:
         point = f"SRID=4326;POINT({opening.lon} {opening.lat})"
@@ -114,10 +116,10 @@ async def save(conn: AsyncConnection, out: BatchOutcome, calendar: WorkCalendar,
     """Store what a batch changed, in the caller's transaction."""
     opened = [c for c in out.cases.values() if c.case_id in out.openings]
     changed = [c for c in out.cases.values() if c.case_id not in out.openings]
-    new_rows = [_row(c, out.openings[c.case_id], calendar, share) for c in opened]
+    new_rows = [case_row(c, out.openings[c.case_id], calendar, share) for c in opened]
     await bulk_upsert(conn, cases, new_rows, conflict="(case_id)", update=_UPDATED, where=_NEWER)
     # A case that changed without opening in this batch exists: only its current fields are replaced.
-    changed_rows = [_row(c, None, calendar, share) for c in changed]
+    changed_rows = [case_row(c, None, calendar, share) for c in changed]
     await bulk_upsert(conn, cases, changed_rows, conflict="(case_id)", update=_UPDATED, where=_NEWER)
     await bulk_upsert(conn, case_history, out.history, conflict="(case_id, seq)")
     await record_results(conn, out.results)
