@@ -131,11 +131,14 @@ def prove(cases: int, days: int) -> dict[str, Any]:
 
 
 # --- readers --------------------------------------------------------------------------------------------
-def start_api(database: str, port: int) -> subprocess.Popen[bytes]:
+def start_api(database: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GRIDFLOW_PG_DATABASE": database, "GRIDFLOW_ACCESS_TOKEN_MINUTES": "60"}
     log = open(f"artifacts/bench/view-api-{port}.log", "ab")  # noqa: SIM115 - the process keeps it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gridflow_cli", "api", "--port", str(port)], env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "gridflow_cli", "api", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     import httpx
 
@@ -287,6 +290,7 @@ def main(
     history: bool = typer.Option(True, help="write every history row too (the proof always does)"),
     proof_cases: int = typer.Option(30_000, help="cases in the proof database (0: skip the proof)"),
     readers: int = typer.Option(4, help="concurrent readers"),
+    api_workers: int = typer.Option(1, min=1, help="API processes (`gridflow api --workers`)"),
     seconds: int = typer.Option(20, help="seconds of wrk per view"),
     baseline_seconds: float = typer.Option(30, help="seconds of the raw GROUP BY per view"),
     port: int = typer.Option(8791),
@@ -312,7 +316,7 @@ def main(
         console.print(f"  generated in {made.seconds / 60:.1f} min")
     held = vd.held(_engine(database))
     console.print(f"[bold]{database}[/bold]: {vd.sizes(_engine(database))}")
-    api = start_api(database, port)
+    api = start_api(database, port, api_workers)
     try:
         rows = []
         for label, code, level, child in targets(database):
@@ -329,7 +333,9 @@ def main(
     finally:
         api.terminate()
         api.wait(30)
-    table = Table(title=f"the view with {held['cases']:,} cases ({readers} concurrent readers each)")
+    table = Table(
+        title=f"the view with {held['cases']:,} cases ({readers} concurrent readers each, API ×{api_workers})"
+    )
     for column in (
         "view",
         "area",
