@@ -223,6 +223,15 @@ def test_reroute_lists_the_cases_an_edited_rule_would_move_and_changes_nothing(
     assert edited.status_code == 200, edited.text
     today = datetime.now(work_calendar().tz).date().isoformat()
 
+    # A report is routed before the case agent opens its case: wait for the cases, or the fingerprint
+    # below would catch them opening.
+    case_ids = [str(status["case_id"]) for status in before.values() if status.get("case_id")]
+    opened = "SELECT count(*) FROM cases WHERE case_id = ANY(CAST(:ids AS uuid[]))"
+    wait_until(
+        lambda: live_system.count(opened, ids=case_ids) == len(set(case_ids)),
+        timeout=30,
+        what="the reports' cases opened",
+    )
     untouched = fingerprint(live_system)
     listed = gridflow(live_system, "stream", "reroute", "--since", today)
     assert listed.returncode == 0, listed.stdout + listed.stderr
