@@ -23,7 +23,7 @@ from api.exports.writers import csv_stream, file_stream, xlsx_file
 from api.read_models import area_rows, categories, departments
 from api.views import service
 from api.views.filters import CategoryQuery, DepartmentQuery, FiltersDep, SeesDep, check_filters
-from api.views.schemas import AreaFigures
+from api.views.schemas import AreaFigures, ViewOut
 from cases.states import STATE_LABELS, CaseState
 from geo.schemas import LEVEL_LABELS, Level
 from indicators.measures import Measure
@@ -155,12 +155,14 @@ async def export_indicators(
     area_code: Annotated[str | None, Query(pattern=r"^\d{12,15}$", description="default: the city")] = None,
 ) -> Any:
     """考核指标: the area's indicators, then each child's in the order of the ranking, for the period."""
-    view = await service.area_view(
-        conn=conn,
-        area_code=area_code or settings.city_code,
-        filters=filters,
-        sees=sees,
-        warning_share=settings.case_warning_share,
+    view = ViewOut.model_validate(
+        await service.area_view(
+            conn=conn,
+            area_code=area_code or settings.city_code,
+            filters=filters,
+            sees=sees,
+            warning_share=settings.case_warning_share,
+        )
     )
     start, end = filters.start, filters.end
     table = [_indicator_row(view.area.code, view.area.name, view.area.level, start, end, view.figures)]

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from accounts.roles import Role
 from api.views.filters import today
+from api.views.schemas import ViewOut
 from infra.view_cli import run_check
 from tests.e2e.test_cases_api import other_department
 from tests.e2e.test_report_trip import report
@@ -365,6 +366,21 @@ def test_children_are_ranked_and_a_grid_view_answers(live_system: LiveSystem, sc
     assert scored == list(range(1, len(scored) + 1)) and ranks[: len(scored)] == scored
     grid = scenario["cases"]["closed"]["area"]["grid"]
     assert view(live_system, grid)["figures"]["indicators"]["closed"]["value"] >= 1
+
+
+def test_every_level_answers_exactly_the_openapi_schema(live_system: LiveSystem, scenario):
+    """The view is built as plain data and sent as it is (api/views/routes.py), so nothing on the way
+    checks it against ViewOut: this does, at each of the five levels, with and without filters. The
+    answer read into ViewOut and written back is the answer itself: no field missing, none extra, none
+    of another type."""
+    grid = scenario["cases"]["closed"]["area"]["grid"]
+    codes = ["210200000000", grid[:6] + "000000", grid[:9] + "000", grid[:12], grid]
+    lead = scenario["cases"]["closed"]["department"]["code"]
+    for code in codes:
+        for params in ({}, AHEAD | {"department": lead}):
+            body = view(live_system, code, **params)
+            assert ViewOut.model_validate(body).model_dump(mode="json", by_alias=True) == body, code
+            assert body["area"]["code"] == code
 
 
 def test_staffing_counts_the_grid_workers_of_the_area_against_its_residents(
