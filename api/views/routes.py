@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic_core import to_json
 
 from api.deps import ConnDep, SettingsDep
 from api.views import service
@@ -26,9 +26,9 @@ async def area_view(
     """四级联动视图: an area (city, district, township, community or grid) and its children — report totals,
     cases by state, the GB/T indicators, flows between levels, staffing and the composite score (children
     ranked by it), for the period (`from`, `to`, local days; default the last 30) and filters asked."""
-    # Built as plain data shaped as ViewOut and sent as it is, serialised by pydantic's own encoder: FastAPI
-    # would validate and serialise a district's nine hundred figures again, and json.dumps takes five times
-    # as long. tests/e2e/test_view.py holds the answers to ViewOut.
+    # Built as plain data shaped as ViewOut and sent as it is, serialised by orjson (as the batch answer
+    # is): FastAPI would validate and serialise a district's nine hundred figures again, and json.dumps
+    # takes five times as long. tests/e2e/test_view.py holds the answers to ViewOut.
     view = await service.area_view(
         conn=conn,
         area_code=area_code,
@@ -36,4 +36,4 @@ async def area_view(
         sees=sees,
         warning_share=settings.case_warning_share,
     )
-    return Response(to_json(view), media_type="application/json")
+    return Response(orjson.dumps(view), media_type="application/json")
