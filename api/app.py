@@ -21,12 +21,13 @@ from api.exports.routes import router as exports_router
 from api.limits import BodySizeLimit
 from api.map.routes import router as map_router
 from api.open311.routes import router as open311_router
+from api.ops.heap import freeze_when
 from api.ops.lag import KafkaProbe
 from api.ops.metrics import RequestMetrics
 from api.ops.routes import router as ops_router
 from api.producer import EventProducer
 from api.queues.routes import router as queues_router
-from api.reports.outline import keep_loaded
+from api.reports.outline import OUTLINE, keep_loaded
 from api.reports.routes import router as reports_router
 from api.views.routes import router as views_router
 from infra.settings import get_settings
@@ -39,9 +40,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.kafka_probe = KafkaProbe(settings)
     app.state.live_feed = LiveFeed(settings)
     outline = asyncio.create_task(keep_loaded(settings.city_code))
+    heap = asyncio.create_task(freeze_when(lambda: OUTLINE.geometry is not None))
     try:
         yield
     finally:
+        heap.cancel()
         outline.cancel()
         await app.state.live_feed.stop()
         await app.state.kafka_probe.close()

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     ColumnElement,
     Date,
@@ -44,13 +45,15 @@ from indicators.measures import COHORT, FLOWS, ONCE, Measure
 DUE_VALUES = ("on_time", "warning", "overdue")
 LISTED = sorted(m.value for m in Measure if m is not Measure.CLOSE_SECONDS)
 c = case_rows.c
+# A moment: a value, or a parameter bound at execution (a statement made once, api/views/queries.py).
+Moment = datetime | BindParameter[datetime]
 
 
 def level_column(level: Level) -> Any:
     return c[f"{level.value}_code"]
 
 
-def due_expr(now: datetime, share: float) -> ColumnElement[str]:
+def due_expr(now: Moment, share: float) -> ColumnElement[str]:
     """on_time / warning / overdue as of `now`, in SQL, as cases.timers.due_status judges it: the running
     clock against the deadline (warning once the warning timer is due or has fired); a suspended case by the
     time it had left; a handled or closed one by its latest 处置完成 against the deadline."""
@@ -71,7 +74,7 @@ def due_expr(now: datetime, share: float) -> ColumnElement[str]:
     )
 
 
-def due_is(value: str, now: datetime, share: float) -> ColumnElement[bool]:
+def due_is(value: str, now: Moment, share: float) -> ColumnElement[bool]:
     return due_expr(now, share) == value
 
 
@@ -84,7 +87,7 @@ def running_deadline() -> ColumnElement[datetime]:
     return case((c.state.in_(_literal("timed", timed)), c.deadline_at))
 
 
-def open_and_maybe_overdue(now: datetime) -> ColumnElement[bool]:
+def open_and_maybe_overdue(now: Moment) -> ColumnElement[bool]:
     """Open, and possibly overdue: a condition that every open case due_expr judges overdue meets, that only
     open cases meet, and that the partial indexes of migration 0009 answer. AND-ed to `due_is("overdue", …)`
     it lets the count read the running cases past their deadline, the suspended ones and the handled ones

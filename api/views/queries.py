@@ -5,63 +5,22 @@ rows, whatever the number of cases, reports and users: the sums and the staffing
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, tuple_
+import orjson
+from sqlalchemy import ColumnElement, Select, TextClause, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.cases.listing import due_is, level_column, open_and_maybe_overdue
-from api.read_models import (
-    case_rows,
-    view_current,
-    view_daily,
-    view_daily_total,
-    view_grid_workers,
-    view_reports,
-)
+from api.read_models import case_rows
 from api.views.filters import Filters
 from geo.schemas import Level, level_of_code
-
-
-async def daily(conn: AsyncConnection, codes: Sequence[str], f: Filters) -> dict[str, Counter[str]]:
-    """{area: {measure: sum over the period}}: from view_daily_total, a row per area, day and measure, unless
-    a category or department is asked for."""
-    if f.category or f.department:
-        d = view_daily.c
-        query = select(d.area_code, d.measure, func.sum(d.n))
-        if f.category:
-            query = query.where(d.category == f.category)
-        if f.department:
-            query = query.where(d.department_code == f.department)
-    else:
-        d = view_daily_total.c
-        query = select(d.area_code, d.measure, func.sum(d.n))
-    query = query.where(d.area_code.in_(list(codes)), d.day.between(f.start, f.end))
-    out: dict[str, Counter[str]] = defaultdict(Counter)
-    for code, measure, n in await conn.execute(query.group_by(d.area_code, d.measure)):
-        out[code][measure] += int(n)
-    return out
-
-
-async def current(conn: AsyncConnection, codes: Sequence[str], f: Filters) -> dict[str, Counter[str]]:
-    """{area: {state: cases in it now}}."""
-    c = view_current.c
-    query = (
-        select(c.area_code, c.state, func.sum(c.n))
-        .where(c.area_code.in_(list(codes)))
-        .group_by(c.area_code, c.state)
-    )
-    if f.category:
-        query = query.where(c.category == f.category)
-    if f.department:
-        query = query.where(c.department_code == f.department)
-    out: dict[str, Counter[str]] = defaultdict(Counter)
-    for code, state, n in await conn.execute(query):
-        out[code][state] += int(n)
-    return out
 
 
 async def open_overdue(
@@ -71,23 +30,12 @@ async def open_overdue(
     is no event of the log (no timer fires at the city). `open_and_maybe_overdue` finds, through indexes,
     the open cases that may be overdue; `due_is` decides. One scan counts the area and its children
     (ROLLUP)."""
-    c = case_rows.c
-    where: list[ColumnElement[bool]] = [
-        level_column(level_of_code(area)) == area,
-        open_and_maybe_overdue(now),
-        due_is("overdue", now, share),
-    ]
-    if f.category:
-        where.append(c.category == f.category)
-    if f.department:
-        where.append(c.department_code == f.department)
+    query = _overdue_statement(level_of_code(area), child_level, bool(f.category), bool(f.department), share)
+    params = {"area": area, "now": now, "category": f.category, "department": f.department}
     if child_level is None:
-        total = (await conn.execute(select(func.count()).select_from(case_rows).where(*where))).scalar_one()
-        return Counter({area: total})
-    child = level_column(child_level)
-    query = select(child, func.grouping(child), func.count()).where(*where).group_by(func.rollup(child))
+        return Counter({area: (await conn.execute(query, params)).scalar_one()})
     out: Counter[str] = Counter({area: 0})
-    for code, whole, n in await conn.execute(query):
+    for code, whole, n in await conn.execute(query, params):
         if whole:
             out[area] = n
         elif code is not None:
@@ -95,48 +43,104 @@ async def open_overdue(
     return out
 
 
-async def grid_workers(conn: AsyncConnection, codes: Sequence[str]) -> Counter[str]:
-    """{area: active grid workers} for each of `codes`: a worker counts once in each area its grids (or its
-    community) lie in, as PostgreSQL counts them in view_grid_workers (migration 0009)."""
-    g = view_grid_workers.c
-    rows = await conn.execute(select(g.area_code, g.n).where(g.area_code.in_(list(codes)), g.n != 0))
-    return Counter({code: int(n) for code, n in rows})
+@lru_cache(maxsize=64)
+def _overdue_statement(
+    level: Level, child_level: Level | None, category: bool, department: bool, share: float
+) -> Select[Any]:
+    """open_overdue's statement for each level, filter and share, made once with the area, the moment and
+    the filters bound at execution: building due_expr's CASE anew for every view was a tenth of a
+    district's view in the API (py-spy)."""
+    c = case_rows.c
+    now = bindparam("now", type_=TIMESTAMP(timezone=True))
+    where: list[ColumnElement[bool]] = [
+        level_column(level) == bindparam("area"),
+        open_and_maybe_overdue(now),
+        due_is("overdue", now, share),
+    ]
+    if category:
+        where.append(c.category == bindparam("category"))
+    if department:
+        where.append(c.department_code == bindparam("department"))
+    if child_level is None:
+        return select(func.count()).select_from(case_rows).where(*where)
+    child = level_column(child_level)
+    return select(child, func.grouping(child), func.count()).where(*where).group_by(func.rollup(child))
 
 
-def empty_totals() -> dict[str, Any]:
-    return {"reports": 0, "by_status": {}, "by_category": {}, "by_department": {}, "triage": 0}
+@dataclass(frozen=True)
+class Counts:
+    """What the view reads from the aggregates for an area and its children, by area code."""
+
+    totals: dict[str, dict[str, Any]]  # the report totals (every report received, all time)
+    daily: dict[str, Counter[str]]  # {measure: sum over the period}
+    current: dict[str, Counter[str]]  # {state: cases in it now}
+    workers: Counter[str]  # active grid workers
 
 
-async def report_totals(
-    conn: AsyncConnection, area: str, children: Sequence[str]
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The view's fields from before the aggregates: every report received, all time, by status, category,
-    department and triage, for the area and for each of `children`, from the counts PostgreSQL keeps per
-    area (view_reports, migration 0009): one query, grouped three ways, that PostgreSQL folds into a row of
-    three objects per area (a district's thousand-odd counts, read as rows, were a fifth of its view)."""
-    v = view_reports.c
-    grouped = (
-        select(v.area_code, v.status, v.category, v.department_code, func.sum(v.n).label("n"))
-        .where(v.area_code.in_([area, *children]), v.n != 0)
-        .group_by(
-            func.grouping_sets(
-                tuple_(v.area_code, v.status),
-                tuple_(v.area_code, v.category),
-                tuple_(v.area_code, v.department_code),
-            )
-        )
-        .subquery()
+# The four reads in one statement, each folded by PostgreSQL into one JSON object keyed by area code: one
+# round trip and four JSON documents instead of four queries built, sent and read row by row (those were
+# two thirds of the API's time for a district's view at ten million cases, py-spy). The report totals
+# are grouped three ways and folded into three objects per area (a district's thousand-odd counts, read as
+# rows, were a fifth of its view). The daily sums come from view_daily_total, a row per area, day and
+# measure, unless a category or department is asked for; the staffing from view_grid_workers, where a
+# worker counts once in each area its grids (or its community) lie in (migration 0009).
+_COUNTS = """
+SELECT
+  (SELECT json_object_agg(area_code, json_build_array(by_status, by_category, by_department))
+   FROM (SELECT area_code,
+                json_object_agg(status, n) FILTER (WHERE status IS NOT NULL) AS by_status,
+                json_object_agg(category, n) FILTER (WHERE category IS NOT NULL) AS by_category,
+                -- reports without a department are counted under ''; NULL: a row not grouped by department
+                json_object_agg(department_code, n) FILTER (WHERE department_code <> '') AS by_department
+         FROM (SELECT area_code, status, category, department_code, sum(n) AS n
+               FROM view_reports
+               WHERE area_code = ANY(:codes) AND n <> 0
+               GROUP BY GROUPING SETS ((area_code, status), (area_code, category),
+                                       (area_code, department_code))) AS grouped
+         GROUP BY area_code) AS folded)::text,
+  (SELECT json_object_agg(area_code, sums)
+   FROM (SELECT area_code, json_object_agg(measure, n) AS sums
+         FROM (SELECT area_code, measure, sum(n) AS n
+               FROM {daily}
+               WHERE area_code = ANY(:codes) AND day BETWEEN :start AND :end{filters}
+               GROUP BY area_code, measure) AS summed
+         GROUP BY area_code) AS folded)::text,
+  (SELECT json_object_agg(area_code, states)
+   FROM (SELECT area_code, json_object_agg(state, n) AS states
+         FROM (SELECT area_code, state, sum(n) AS n
+               FROM view_current
+               WHERE area_code = ANY(:codes){filters}
+               GROUP BY area_code, state) AS summed
+         GROUP BY area_code) AS folded)::text,
+  (SELECT json_object_agg(area_code, n) FROM view_grid_workers WHERE area_code = ANY(:codes) AND n <> 0)::text
+"""
+
+
+def _counts_statement(category: bool, department: bool) -> TextClause:
+    filters = (" AND category = :category" if category else "") + (
+        " AND department_code = :department" if department else ""
     )
-    g = grouped.c
-    query = select(
-        g.area_code,
-        func.jsonb_object_agg(g.status, g.n).filter(g.status.is_not(None)),
-        func.jsonb_object_agg(g.category, g.n).filter(g.category.is_not(None)),
-        # reports without a department are counted under ''; NULL: a row not grouped by department
-        func.jsonb_object_agg(g.department_code, g.n).filter(g.department_code != ""),
-    ).group_by(g.area_code)
-    totals = {code: empty_totals() for code in [area, *children]}
-    for code, by_status, by_category, by_department in await conn.execute(query):
+    daily = "view_daily" if category or department else "view_daily_total"
+    return text(_COUNTS.format(daily=daily, filters=filters))
+
+
+# One statement for each combination of filters, made once: the same text each time, so PostgreSQL keeps
+# its plan (psycopg prepares a statement it has seen five times).
+_STATEMENTS = {(c, d): _counts_statement(c, d) for c in (False, True) for d in (False, True)}
+
+
+async def counts(conn: AsyncConnection, area: str, children: Sequence[str], f: Filters) -> Counts:
+    codes = [area, *children]
+    params: dict[str, Any] = {"codes": codes, "start": f.start, "end": f.end}
+    if f.category:
+        params["category"] = f.category
+    if f.department:
+        params["department"] = f.department
+    statement = _STATEMENTS[(bool(f.category), bool(f.department))]
+    row = (await conn.execute(statement, params)).one()
+    totals_by, daily, current, workers = (orjson.loads(doc) if doc else {} for doc in row)
+    totals = {code: empty_totals() for code in codes}
+    for code, (by_status, by_category, by_department) in totals_by.items():
         by_status = dict(sorted((by_status or {}).items()))
         totals[code] = {
             "reports": sum(by_status.values()),
@@ -145,4 +149,13 @@ async def report_totals(
             "by_department": dict(sorted((by_department or {}).items())),
             "triage": by_status.get("triage", 0),
         }
-    return totals[area], {code: totals[code] for code in children}
+    return Counts(
+        totals=totals,
+        daily={code: Counter(sums) for code, sums in daily.items()},
+        current={code: Counter(states) for code, states in current.items()},
+        workers=Counter(workers),
+    )
+
+
+def empty_totals() -> dict[str, Any]:
+    return {"reports": 0, "by_status": {}, "by_category": {}, "by_department": {}, "triage": 0}

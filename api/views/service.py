@@ -124,13 +124,11 @@ async def area_view(
     child_level = Level(children[0].level) if children else None
     codes = [area_code, *(child.code for child in children)]
 
-    totals, child_totals = await queries.report_totals(conn, area_code, codes[1:])
-    daily = await queries.daily(conn, codes, filters)
-    now = await queries.current(conn, codes, filters)
+    counts = await queries.counts(conn, area_code, codes[1:], filters)
+    daily, now, workers, totals = counts.daily, counts.current, counts.workers, counts.totals
     overdue = await queries.open_overdue(
         conn, area_code, child_level, filters, datetime.now(UTC), warning_share
     )
-    workers = await queries.grid_workers(conn, codes)
 
     views = {
         code: _Area(code, filters, daily.get(code, Counter()), now.get(code, Counter())) for code in codes
@@ -140,7 +138,7 @@ async def area_view(
     out_children = [
         _area(by_code[r.code])
         | {
-            "totals": child_totals[r.code],
+            "totals": totals[r.code],
             "figures": views[r.code].figures(
                 overdue[r.code], workers[r.code], by_code[r.code], r.score, r.rank
             ),
@@ -151,7 +149,7 @@ async def area_view(
     period = {"from": filters.start.isoformat(), "to": filters.end.isoformat()}
     return {
         "area": _area(area),
-        "totals": totals,
+        "totals": totals[area_code],
         "period": period | {"category": filters.category, "department": filters.department},
         "figures": own.figures(overdue[area_code], workers[area_code], area, score(own.rates), None),
         "children": out_children,

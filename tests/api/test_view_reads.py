@@ -40,6 +40,7 @@ from tests.infra.view_rows import (
 T = TypeVar("T")
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 SHARE = 0.8
+PERIOD = Filters(date(2026, 11, 1), date(2026, 11, 30))
 
 
 def rolled_back(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
@@ -113,11 +114,12 @@ def test_report_totals_from_the_counts_equal_the_group_by_over_the_reports(
         received = [report_row(rng) for _ in range(150)]
         await conn.run_sync(insert_reports, received[:40] + [{**r, **decided(rng)} for r in received[40:]])
         for area in AREAS:
-            new, new_children = await queries.report_totals(conn, area, CHILDREN[area])
+            totals = (await queries.counts(conn, area, CHILDREN[area], PERIOD)).totals
             old, old_children = await conn.run_sync(old_report_totals, area)
-            assert new == old, area
-            assert new_children == {c: old_children[c] for c in CHILDREN[area]}, area
-        city, _ = await queries.report_totals(conn, CITY, [])
+            assert totals[area] == old, area
+            children = CHILDREN[area]
+            assert {c: totals[c] for c in children} == {c: old_children[c] for c in children}, area
+        city = (await queries.counts(conn, CITY, [], PERIOD)).totals[CITY]
         assert city["reports"] == 150 and city["triage"] and city["by_department"]
 
     rolled_back(settings, work)
@@ -130,9 +132,9 @@ def test_grid_workers_from_the_counts_equal_the_workers_counted_one_by_one(
         await conn.run_sync(insert_users, worker_rows(random.Random(3), 150))
         for area in AREAS:
             wanted = [area, *CHILDREN[area]]
-            new = await queries.grid_workers(conn, wanted)
+            new = (await queries.counts(conn, area, CHILDREN[area], PERIOD)).workers
             old = await conn.run_sync(old_grid_workers, area)
             assert {c: new[c] for c in wanted} == {c: old[c] for c in wanted}, area
-        assert (await queries.grid_workers(conn, [CITY]))[CITY] > 100
+        assert (await queries.counts(conn, CITY, [], PERIOD)).workers[CITY] > 100
 
     rolled_back(settings, work)
