@@ -368,7 +368,7 @@ GROUP BY 1, 2, 3, 4 HAVING sum(c.n * b.cases) <> 0
                 )
             )
         progress(1)
-    with engine.begin() as conn:  # the rollup the view reads without a category or department filter
+    with engine.begin() as conn:  # the rollups the view reads without a category or department filter
         if conn.execute(text("SELECT to_regclass('view_daily_total')")).scalar() is not None:
             conn.execute(text("SET LOCAL work_mem = '512MB'"))
             conn.execute(text("TRUNCATE view_daily_total"))
@@ -377,6 +377,21 @@ GROUP BY 1, 2, 3, 4 HAVING sum(c.n * b.cases) <> 0
                     "INSERT INTO view_daily_total (area_code, day, measure, n)"
                     " SELECT area_code, day, measure, sum(n) FROM view_daily"
                     " GROUP BY 1, 2, 3 HAVING sum(n) <> 0"
+                )
+            )
+        if conn.execute(text("SELECT to_regclass('view_weekly_total')")).scalar() is not None:
+            conn.execute(text("TRUNCATE view_weekly_total, view_current_total"))
+            conn.execute(
+                text(
+                    "INSERT INTO view_weekly_total (area_code, week, measure, n)"
+                    " SELECT area_code, date_trunc('week', day)::date, measure, sum(n) FROM view_daily_total"
+                    " GROUP BY 1, 2, 3 HAVING sum(n) <> 0"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO view_current_total (area_code, state, n)"
+                    " SELECT area_code, state, sum(n) FROM view_current GROUP BY 1, 2 HAVING sum(n) <> 0"
                 )
             )
 
@@ -415,6 +430,8 @@ BULK_TABLES = (
     "view_daily",
     "view_current",
     "view_daily_total",
+    "view_weekly_total",
+    "view_current_total",
 )
 
 

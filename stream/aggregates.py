@@ -1,5 +1,6 @@
 """The four-level view's counts, kept current by the case agent as history rows are stored: view_daily, its
-sum over category and department (view_daily_total) and view_current.
+sum over category and department (view_daily_total) and that sum by week (view_weekly_total), view_current
+and its sum over category and department (view_current_total).
 
 `count_history` runs inside `case_store.save`, in the transaction that writes the cases and their history
 rows, so the counts move with the rows, atomically. What each row adds is `indicators.ledger.advance`,
@@ -50,6 +51,15 @@ view_daily_total = Table(
     Column("measure", String(24), primary_key=True),
     Column("n", BigInteger, nullable=False),
 )
+# view_daily_total summed over each week's days, `week` its Monday (migration 0014): a period's whole weeks.
+view_weekly_total = Table(
+    "view_weekly_total",
+    metadata,
+    Column("area_code", String(15), primary_key=True),
+    Column("week", Date, primary_key=True),
+    Column("measure", String(24), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
 view_current = Table(
     "view_current",
     metadata,
@@ -57,6 +67,14 @@ view_current = Table(
     Column("state", String(16), primary_key=True),
     Column("category", String(8), primary_key=True),
     Column("department_code", String(64), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+# view_current summed over category and department (migration 0014).
+view_current_total = Table(
+    "view_current_total",
+    metadata,
+    Column("area_code", String(15), primary_key=True),
+    Column("state", String(16), primary_key=True),
     Column("n", BigInteger, nullable=False),
 )
 view_case_marks = Table(
@@ -85,6 +103,15 @@ _ADD_DAILY_TOTAL = text(
     " ORDER BY 1, 2, 3"
     " ON CONFLICT (area_code, day, measure) DO UPDATE SET n = view_daily_total.n + excluded.n"
 )
+# The same batch again, summed by week (date_trunc's week starts on Monday).
+_ADD_WEEKLY_TOTAL = text(
+    "INSERT INTO view_weekly_total (area_code, week, measure, n)"
+    " SELECT r.area_code, date_trunc('week', r.day)::date, r.measure, sum(r.n)"
+    " FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS r(area_code text, day date, measure text, n bigint)"
+    " GROUP BY 1, 2, 3 HAVING sum(r.n) <> 0"
+    " ORDER BY 1, 2, 3"
+    " ON CONFLICT (area_code, week, measure) DO UPDATE SET n = view_weekly_total.n + excluded.n"
+)
 _ADD_CURRENT = text(
     "INSERT INTO view_current (area_code, state, category, department_code, n)"
     " SELECT r.area_code, r.state, r.category, r.department_code, r.n"
@@ -93,6 +120,14 @@ _ADD_CURRENT = text(
     " ORDER BY 1, 2, 3, 4"
     " ON CONFLICT (area_code, state, category, department_code)"
     " DO UPDATE SET n = view_current.n + excluded.n"
+)
+_ADD_CURRENT_TOTAL = text(
+    "INSERT INTO view_current_total (area_code, state, n)"
+    " SELECT r.area_code, r.state, sum(r.n)"
+    " FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS r(area_code text, state text, n bigint)"
+    " GROUP BY 1, 2 HAVING sum(r.n) <> 0"
+    " ORDER BY 1, 2"
+    " ON CONFLICT (area_code, state) DO UPDATE SET n = view_current_total.n + excluded.n"
 )
 _SET_MARKS = text(
     "INSERT INTO view_case_marks (case_id, seq, mark)"
@@ -129,8 +164,11 @@ async def add_counts(conn: AsyncConnection, change: Mapping[Cell, int]) -> None:
         batch = {"batch": json.dumps(daily)}
         await conn.execute(_ADD_DAILY, batch)
         await conn.execute(_ADD_DAILY_TOTAL, batch)
+        await conn.execute(_ADD_WEEKLY_TOTAL, batch)
     if current:
-        await conn.execute(_ADD_CURRENT, {"batch": json.dumps(current)})
+        batch = {"batch": json.dumps(current)}
+        await conn.execute(_ADD_CURRENT, batch)
+        await conn.execute(_ADD_CURRENT_TOTAL, batch)
 
 
 async def count_history(

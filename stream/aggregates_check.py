@@ -5,9 +5,9 @@ The recount folds every case's history from its opening with `indicators.ledger.
 case agent counts with, reading the rows in (case, seq) order from a server-side cursor: memory holds the
 counts (bounded by areas × days × categories × departments), not the cases.
 
-The sums kept from other tables (`SUMS`: view_daily_total from view_daily, and the counts PostgreSQL keeps
-by triggers, migration 0009) are summed again in SQL from what they are kept from, with the functions the
-triggers use; only the rows that differ come back.
+The sums kept from other tables (`SUMS`: the totals from view_daily and view_current, and the counts
+PostgreSQL keeps by triggers, migration 0009) are summed again in SQL from what they are kept from, with the
+functions the triggers use; only the rows that differ come back.
 """
 
 from __future__ import annotations
@@ -31,6 +31,15 @@ SUMS = {
         "area_code, day, measure",
         "SELECT area_code, day, measure, sum(n) AS n FROM view_daily GROUP BY 1, 2, 3",
     ),
+    "view_weekly_total": (
+        "area_code, week, measure",
+        "SELECT area_code, date_trunc('week', day)::date AS week, measure, sum(n) AS n"
+        " FROM view_daily_total GROUP BY 1, 2, 3",
+    ),
+    "view_current_total": (
+        "area_code, state",
+        "SELECT area_code, state, sum(n) AS n FROM view_current GROUP BY 1, 2",
+    ),
     "view_reports": (
         "area_code, status, category, department_code",
         "SELECT a.area_code, a.status, a.category, a.department_code, count(*) AS n"
@@ -42,7 +51,8 @@ SUMS = {
         " FROM users u CROSS JOIN LATERAL view_grid_worker_areas(u) AS a(area_code) GROUP BY 1",
     ),
 }
-# Refilled by the rebuild from the query; view_daily_total is refilled with view_daily by add_counts.
+# Refilled by the rebuild from the query; the totals (view_daily_total, view_weekly_total,
+# view_current_total) are refilled with what they sum by add_counts.
 REFILLED = ("view_reports", "view_grid_workers")
 
 
@@ -161,7 +171,9 @@ REBUILT = (
     "view_case_marks",
     "view_daily",
     "view_daily_total",
+    "view_weekly_total",
     "view_current",
+    "view_current_total",
 )
 
 

@@ -1,7 +1,7 @@
 """What the view reads: the aggregates (per area and measure, summed over the period), the current counts,
 the open overdue cases, the staffing, and the report totals it always had. Each read answers in a handful of
 rows, whatever the number of cases, reports and users: the sums and the staffing come from the rollups
-(migrations 0008, 0009), the open overdue cases through partial indexes."""
+(migrations 0008, 0009, 0014), the open overdue cases through partial indexes."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.cases.listing import due_is, level_column, open_and_maybe_overdue
 from api.read_models import case_rows
 from api.views.filters import Filters
+from api.views.weeks import split_period
 from geo.schemas import Level, level_of_code
 
 
@@ -81,9 +82,9 @@ class Counts:
 # round trip and four JSON documents instead of four queries built, sent and read row by row (those were
 # two thirds of the API's time for a district's view at ten million cases, py-spy). The report totals
 # are grouped three ways and folded into three objects per area (a district's thousand-odd counts, read as
-# rows, were a fifth of its view). The daily sums come from view_daily_total, a row per area, day and
-# measure, unless a category or department is asked for; the staffing from view_grid_workers, where a
-# worker counts once in each area its grids (or its community) lie in (migration 0009).
+# rows, were a fifth of its view). The period's sums and the current states come from the totals (below)
+# unless a category or department is asked for; the staffing from view_grid_workers, where a worker counts
+# once in each area its grids (or its community) lie in (migration 0009).
 _COUNTS = """
 SELECT
   (SELECT json_object_agg(area_code, json_build_array(by_status, by_category, by_department))
@@ -101,27 +102,45 @@ SELECT
   (SELECT json_object_agg(area_code, sums)
    FROM (SELECT area_code, json_object_agg(measure, n) AS sums
          FROM (SELECT area_code, measure, sum(n) AS n
-               FROM {daily}
-               WHERE area_code = ANY(:codes) AND day BETWEEN :start AND :end{filters}
+               FROM ({days}) AS period_rows
                GROUP BY area_code, measure) AS summed
          GROUP BY area_code) AS folded)::text,
   (SELECT json_object_agg(area_code, states)
    FROM (SELECT area_code, json_object_agg(state, n) AS states
-         FROM (SELECT area_code, state, sum(n) AS n
-               FROM view_current
-               WHERE area_code = ANY(:codes){filters}
-               GROUP BY area_code, state) AS summed
+         FROM ({states}) AS summed
          GROUP BY area_code) AS folded)::text,
   (SELECT json_object_agg(area_code, n) FROM view_grid_workers WHERE area_code = ANY(:codes) AND n <> 0)::text
 """
 
 
+# The period's rows of counts and the current states, filtered: from view_daily and view_current, per
+# category and department.
+_FILTERED_DAYS = """SELECT area_code, measure, n FROM view_daily
+                     WHERE area_code = ANY(:codes) AND day BETWEEN :start AND :end{filters}"""
+_FILTERED_STATES = """SELECT area_code, state, sum(n) AS n FROM view_current
+                      WHERE area_code = ANY(:codes){filters} GROUP BY area_code, state"""
+# Unfiltered: the period's whole weeks from view_weekly_total and the days at either end from
+# view_daily_total (api/views/weeks.py), about a fifth of the rows of its days for the default 30; the
+# states from view_current_total, a row per area and state (migration 0014).
+_TOTAL_DAYS = """SELECT area_code, measure, n FROM view_daily_total
+                  WHERE area_code = ANY(:codes) AND day BETWEEN :head_start AND :head_end
+                  UNION ALL
+                  SELECT area_code, measure, n FROM view_weekly_total
+                  WHERE area_code = ANY(:codes) AND week BETWEEN :first_week AND :last_week
+                  UNION ALL
+                  SELECT area_code, measure, n FROM view_daily_total
+                  WHERE area_code = ANY(:codes) AND day BETWEEN :tail_start AND :tail_end"""
+_TOTAL_STATES = "SELECT area_code, state, n FROM view_current_total WHERE area_code = ANY(:codes)"
+
+
 def _counts_statement(category: bool, department: bool) -> TextClause:
+    if not (category or department):
+        return text(_COUNTS.format(days=_TOTAL_DAYS, states=_TOTAL_STATES))
     filters = (" AND category = :category" if category else "") + (
         " AND department_code = :department" if department else ""
     )
-    daily = "view_daily" if category or department else "view_daily_total"
-    return text(_COUNTS.format(daily=daily, filters=filters))
+    days, states = _FILTERED_DAYS.format(filters=filters), _FILTERED_STATES.format(filters=filters)
+    return text(_COUNTS.format(days=days, states=states))
 
 
 # One statement for each combination of filters, made once: the same text each time, so PostgreSQL keeps
@@ -131,7 +150,14 @@ _STATEMENTS = {(c, d): _counts_statement(c, d) for c in (False, True) for d in (
 
 async def counts(conn: AsyncConnection, area: str, children: Sequence[str], f: Filters) -> Counts:
     codes = [area, *children]
-    params: dict[str, Any] = {"codes": codes, "start": f.start, "end": f.end}
+    params: dict[str, Any] = {"codes": codes}
+    if f.category or f.department:
+        params |= {"start": f.start, "end": f.end}
+    else:
+        split = split_period(f.start, f.end)
+        params |= {"head_start": split.head[0], "head_end": split.head[1]}
+        params |= {"first_week": split.weeks[0], "last_week": split.weeks[1]}
+        params |= {"tail_start": split.tail[0], "tail_end": split.tail[1]}
     if f.category:
         params["category"] = f.category
     if f.department:

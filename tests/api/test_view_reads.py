@@ -1,17 +1,19 @@
 """The view's reads against the real PostGIS, on rows of a city of their own (tests/infra/view_rows.py), each
-test in a transaction rolled back: every number equals what the reads gave before migration 0009 (a GROUP BY
-over the reports, every open case judged by due_expr, every grid worker counted in Python), for every area,
-filter and moment; and the running cases past their deadline are found through their index."""
+test in a transaction rolled back: every number equals what the reads gave before migrations 0009 and 0014 (a
+GROUP BY over the reports, every open case judged by due_expr, every grid worker counted in Python, each day's
+counts summed), for every area, filter, period and moment; and the running cases past their deadline are
+found through their index."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -138,3 +140,94 @@ def test_grid_workers_from_the_counts_equal_the_workers_counted_one_by_one(
         assert (await queries.counts(conn, CITY, [], PERIOD)).workers[CITY] > 100
 
     rolled_back(settings, work)
+
+
+def test_the_period_sums_and_states_from_the_totals_equal_the_counts_they_sum(
+    settings: Settings, database: Engine
+) -> None:
+    """Counts added as the case agent adds them (`add_counts`) keep view_weekly_total and
+    view_current_total equal to what they sum (migration 0014), and the view's unfiltered read — whole weeks
+    from the one, the days at either end from view_daily_total — gives, for any period, the sums of the
+    days themselves; the filtered read is unchanged."""
+    from indicators.ledger import Cell
+    from stream.aggregates import add_counts
+    from stream.aggregates_check import summed_differing
+
+    async def work(conn: AsyncConnection) -> int:
+        rng = random.Random(14)
+        first = date(2026, 1, 1)
+        for _ in range(6):  # several batches: the upserts add to rows already there
+            change = Counter()
+            for _ in range(300):
+                area = rng.choice(AREAS)
+                category, department = rng.choice(["10101", "10102"]), rng.choice(["", "219901000000:water"])
+                if rng.random() < 0.3:
+                    state = rng.choice(["triage", "dispatched", "handled", "closed"])
+                    change[Cell(area, None, category, department, state)] += rng.choice([1, 1, 2, -1])
+                else:
+                    day = first + timedelta(days=rng.randrange(120))
+                    measure = rng.choice(["registered", "closed", "due", "escalated_up"])
+                    change[Cell(area, day, category, department, measure)] += rng.choice([1, 1, 3, -1])
+            await add_counts(conn, change)
+        for table in ("view_weekly_total", "view_current_total"):
+            assert await summed_differing(conn, table) == [], table
+        checked = 0
+        for _ in range(40):
+            start = first + timedelta(days=rng.randrange(-10, 120))
+            end = start + timedelta(days=rng.choice([0, 1, 6, 7, 13, 29, 30, 64, 200]))
+            for area in (CITY, *rng.sample(AREAS, 3)):
+                for category, department in ((None, None), ("10101", None), (None, "219901000000:water")):
+                    codes = [area, *CHILDREN[area]]
+                    got = await queries.counts(
+                        conn, area, CHILDREN[area], Filters(start, end, category, department)
+                    )
+                    wanted = await conn.run_sync(_summed_days, codes, start, end, category, department)
+                    assert _nonzero(got.daily) == wanted, (area, start, end, category, department)
+                    states = await conn.run_sync(_summed_states, codes, category, department)
+                    assert _nonzero(got.current) == states, (area, category, department)
+                    checked += bool(wanted)
+        return checked
+
+    assert rolled_back(settings, work) > 50  # periods that hold counts, not only empty ones
+
+
+def _nonzero(by_area: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    out = {area: {k: n for k, n in counts.items() if n} for area, counts in by_area.items()}
+    return {area: counts for area, counts in out.items() if counts}
+
+
+def _summed_days(
+    conn: Connection, codes: list[str], start: date, end: date, category: str | None, department: str | None
+) -> dict[str, dict[str, int]]:
+    """The period's sums as the view read them before migration 0014: each day of view_daily."""
+    out: dict[str, dict[str, int]] = {}
+    rows = conn.execute(
+        text(
+            "SELECT area_code, measure, sum(n) FROM view_daily WHERE area_code = ANY(:codes)"
+            " AND day BETWEEN :start AND :end AND (CAST(:category AS text) IS NULL OR category = :category)"
+            " AND (CAST(:department AS text) IS NULL OR department_code = :department)"
+            " GROUP BY 1, 2 HAVING sum(n) <> 0"
+        ),
+        {"codes": codes, "start": start, "end": end, "category": category, "department": department},
+    )
+    for area, measure, n in rows:
+        out.setdefault(area, {})[measure] = n
+    return out
+
+
+def _summed_states(
+    conn: Connection, codes: list[str], category: str | None, department: str | None
+) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    rows = conn.execute(
+        text(
+            "SELECT area_code, state, sum(n) FROM view_current WHERE area_code = ANY(:codes)"
+            " AND (CAST(:category AS text) IS NULL OR category = :category)"
+            " AND (CAST(:department AS text) IS NULL OR department_code = :department)"
+            " GROUP BY 1, 2 HAVING sum(n) <> 0"
+        ),
+        {"codes": codes, "category": category, "department": department},
+    )
+    for area, state, n in rows:
+        out.setdefault(area, {})[state] = n
+    return out
