@@ -222,6 +222,90 @@ def test_the_aggregates_equal_their_recount_from_the_case_history(live_system: L
     assert result.cases > 0 and result.same, (result.differing, result.rows_differing)
 
 
+def test_the_check_names_each_count_changed_behind_the_agent_and_recounts_in_batches(
+    live_system: LiveSystem, scenario
+):
+    """The check is no rubber stamp: in a transaction rolled back afterwards, a daily count raised by one, a
+    current count deleted, a weekly total lowered and a case's mark moved are each found, with the stored
+    and recounted numbers; recounting three cases at a time gives the same answer as all at once, and tells
+    its progress."""
+    code = scenario["community"]
+
+    async def tampered() -> tuple[Any, Any, Any, list[int], tuple[Any, ...]]:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        from stream.aggregates_check import check
+        from stream.router import work_calendar
+
+        engine = create_async_engine(live_system.settings.database_url())
+        try:
+            async with engine.connect() as conn:
+                told: list[int] = []
+                transaction = await conn.begin()
+                try:
+                    whole = await check(conn, work_calendar())
+                    await transaction.rollback()
+                    transaction = await conn.begin()
+                    batched = await check(conn, work_calendar(), batch_cases=3, progress=told.append)
+                    await transaction.rollback()
+                    transaction = await conn.begin()
+                    raised = (
+                        await conn.execute(
+                            text(
+                                "UPDATE view_daily SET n = n + 1 WHERE ctid = (SELECT ctid FROM view_daily"
+                                " WHERE area_code = :c AND n > 0 LIMIT 1)"
+                                " RETURNING area_code, day, category, department_code, measure, n"
+                            ),
+                            {"c": code},
+                        )
+                    ).one()
+                    deleted = (
+                        await conn.execute(
+                            text(
+                                "DELETE FROM view_current WHERE ctid = (SELECT ctid FROM view_current"
+                                " WHERE area_code = :c AND n > 0 LIMIT 1)"
+                                " RETURNING area_code, state, category, department_code, n"
+                            ),
+                            {"c": code},
+                        )
+                    ).one()
+                    await conn.execute(
+                        text(
+                            "UPDATE view_weekly_total SET n = n - 1 WHERE ctid = (SELECT ctid"
+                            " FROM view_weekly_total WHERE area_code = :c LIMIT 1)"
+                        ),
+                        {"c": code},
+                    )
+                    await conn.execute(
+                        text("UPDATE view_case_marks SET seq = seq + 1 WHERE case_id = :k"),
+                        {"k": next(iter(scenario["cases"].values()))["case_id"]},
+                    )
+                    found = await check(conn, work_calendar(), examples=100)
+                    return whole, batched, found, told, (raised, deleted)
+                finally:
+                    await transaction.rollback()
+        finally:
+            await engine.dispose()
+
+    whole, batched, found, told, (raised, deleted) = asyncio.run(tampered())
+    assert whole.same and whole.cases > 3, (whole.differing, whole.rows_differing)
+    assert (batched.same, batched.cases, batched.cells) == (True, whole.cases, whole.cells)
+    assert told == sorted(told) and len(told) > 2 and told[-1] == whole.cases
+    assert not found.same and not found.marks_same
+    by_cell = {
+        (cell.area_code, cell.day, cell.category, cell.department, cell.measure): (kept, again)
+        for cell, kept, again in found.differing
+    }
+    area, day, category, department, measure, n = raised
+    assert by_cell[(area, day, category, department, measure)] == (n, n - 1)
+    area, state, category, department, n = deleted
+    assert by_cell[(area, None, category, department, state)] == (0, n)
+    assert found.differing_count == 2
+    tables = {row.table for row in found.rows_differing}
+    # view_daily_total no longer equals the raised view_daily; view_current_total no longer the deleted one
+    assert tables == {"view_daily_total", "view_weekly_total", "view_current_total"}, found.rows_differing
+
+
 # view_daily_total's rows that differ from view_daily summed over category and department.
 TOTALS_DIFFERING = """
 SELECT area_code, day, measure, t.n, d.n
