@@ -30,18 +30,28 @@ from indicators.measures import FLOWS, LABELS, Measure
 CASES_URL = "/api/v1/cases"
 
 
+class _Links:
+    """What every figure's link of a view shares: the filters and the period, encoded once a view (an area
+    code is digits: it needs no encoding)."""
+
+    def __init__(self, f: Filters) -> None:
+        given = {"category": f.category, "department": f.department}
+        filters = urlencode({k: v for k, v in given.items() if v is not None})
+        self.filters = f"&{filters}" if filters else ""
+        self.period = urlencode({"from": f.start.isoformat(), "to": f.end.isoformat()})
+
+
 class _Area:
     """The figures of one area, built from the counts read for the whole view, as plain data shaped as
     AreaFigures: a district's view holds about nine hundred figures, and building them as pydantic objects
     and serialising them again was a third of the API's time for it (py-spy, 10 million cases)."""
 
-    def __init__(self, code: str, f: Filters, daily: Counter[str], now: Counter[str]) -> None:
+    def __init__(self, code: str, links: _Links, daily: Counter[str], now: Counter[str]) -> None:
         self.daily, self.now = daily, now
-        # Each figure's link is this area's query plus a measure or a state: encoded once, not per figure
+        # Each figure's link is this area's query plus a measure or a state: made once, not per figure
         # (urlencode for each of a view's several hundred links was a third of its time).
-        given = {"area_code": code, "category": f.category, "department": f.department}
-        self.base = f"{CASES_URL}?{urlencode({k: v for k, v in given.items() if v is not None})}"
-        self.period = urlencode({"from": f.start.isoformat(), "to": f.end.isoformat()})
+        self.base = f"{CASES_URL}?area_code={code}{links.filters}"
+        self.period = links.period
         self.rates: Rates = rates({m: daily.get(value, 0) for m, value in _MEASURES})
 
     def measures(self, which: tuple[tuple[str, str], ...]) -> dict[str, dict[str, Any]]:
@@ -130,9 +140,8 @@ async def area_view(
         conn, area_code, child_level, filters, datetime.now(UTC), warning_share
     )
 
-    views = {
-        code: _Area(code, filters, daily.get(code, Counter()), now.get(code, Counter())) for code in codes
-    }
+    links = _Links(filters)
+    views = {code: _Area(code, links, daily.get(code, Counter()), now.get(code, Counter())) for code in codes}
     ranked = rank([(child.code, views[child.code].rates) for child in children])
     by_code = {child.code: child for child in children}
     out_children = [
