@@ -26,8 +26,12 @@ def test_the_split_holds_each_day_of_the_period_once(start: date, length: int) -
     from_weeks = [monday + i * DAY for monday in mondays for i in range(7)]
     held = _days(*split.head) + from_weeks + _days(*split.tail)
     assert held == _days(start, end)
-    # No whole week is left to the days: fewer than seven at either end.
-    assert len(_days(*split.head)) < 7 and len(_days(*split.tail)) < 7
+    # No whole week is left to the days: fewer than seven at either end when there are weeks, and when there
+    # are none the period holds no Monday-to-Sunday run at all (it can still be up to 12 days long).
+    if mondays:
+        assert len(_days(*split.head)) < 7 and len(_days(*split.tail)) < 7
+    else:
+        assert not any(day.weekday() == 0 and day + 6 * DAY <= end for day in _days(start, end))
 
 
 def test_examples() -> None:
@@ -42,3 +46,9 @@ def test_examples() -> None:
     # Six days from Tuesday to Sunday: no whole week, all days.
     split = split_period(date(2026, 11, 3), date(2026, 11, 8))
     assert _days(*split.head) == _days(date(2026, 11, 3), date(2026, 11, 8)) and _days(*split.weeks) == []
+    # Seven days from Wednesday to Tuesday (the case CI's hypothesis run found): no whole week, all seven are days.
+    split = split_period(date(2020, 1, 1), date(2020, 1, 7))
+    assert _days(*split.head) == _days(date(2020, 1, 1), date(2020, 1, 7)) and _days(*split.weeks) == []
+    # Twelve days from Tuesday to the Saturday after next: still no whole week.
+    split = split_period(date(2026, 11, 3), date(2026, 11, 14))
+    assert len(_days(*split.head)) == 12 and _days(*split.weeks) == []
