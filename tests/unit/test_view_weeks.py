@@ -46,7 +46,7 @@ def test_examples() -> None:
     # Six days from Tuesday to Sunday: no whole week, all days.
     split = split_period(date(2026, 11, 3), date(2026, 11, 8))
     assert _days(*split.head) == _days(date(2026, 11, 3), date(2026, 11, 8)) and _days(*split.weeks) == []
-    # Seven days from Wednesday to Tuesday (the case CI's hypothesis run found): no whole week, all seven are days.
+    # Seven days from Wednesday to Tuesday (the case CI's hypothesis run found): no whole week, all days.
     split = split_period(date(2020, 1, 1), date(2020, 1, 7))
     assert _days(*split.head) == _days(date(2020, 1, 1), date(2020, 1, 7)) and _days(*split.weeks) == []
     # Twelve days from Tuesday to the Saturday after next: still no whole week.
