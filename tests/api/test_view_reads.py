@@ -200,34 +200,46 @@ def _summed_days(
     conn: Connection, codes: list[str], start: date, end: date, category: str | None, department: str | None
 ) -> dict[str, dict[str, int]]:
     """The period's sums as the view read them before migration 0014: each day of view_daily."""
-    out: dict[str, dict[str, int]] = {}
-    rows = conn.execute(
-        text(
-            "SELECT area_code, measure, sum(n) FROM view_daily WHERE area_code = ANY(:codes)"
-            " AND day BETWEEN :start AND :end AND (CAST(:category AS text) IS NULL OR category = :category)"
-            " AND (CAST(:department AS text) IS NULL OR department_code = :department)"
-            " GROUP BY 1, 2 HAVING sum(n) <> 0"
-        ),
-        {"codes": codes, "start": start, "end": end, "category": category, "department": department},
+    return _summed(
+        conn,
+        "view_daily",
+        "measure",
+        " AND day BETWEEN :start AND :end",
+        codes,
+        category,
+        department,
+        start=start,
+        end=end,
     )
-    for area, measure, n in rows:
-        out.setdefault(area, {})[measure] = n
-    return out
 
 
 def _summed_states(
     conn: Connection, codes: list[str], category: str | None, department: str | None
 ) -> dict[str, dict[str, int]]:
+    return _summed(conn, "view_current", "state", "", codes, category, department)
+
+
+def _summed(
+    conn: Connection,
+    table: str,
+    key: str,
+    where: str,
+    codes: list[str],
+    category: str | None,
+    department: str | None,
+    **params: date,
+) -> dict[str, dict[str, int]]:
+    """{area: {key: sum of n}} of `table`'s rows of `codes`, filtered, as the view sums them."""
     out: dict[str, dict[str, int]] = {}
     rows = conn.execute(
         text(
-            "SELECT area_code, state, sum(n) FROM view_current WHERE area_code = ANY(:codes)"
+            f"SELECT area_code, {key}, sum(n) FROM {table} WHERE area_code = ANY(:codes){where}"
             " AND (CAST(:category AS text) IS NULL OR category = :category)"
             " AND (CAST(:department AS text) IS NULL OR department_code = :department)"
             " GROUP BY 1, 2 HAVING sum(n) <> 0"
         ),
-        {"codes": codes, "category": category, "department": department},
+        {"codes": codes, "category": category, "department": department, **params},
     )
-    for area, state, n in rows:
-        out.setdefault(area, {})[state] = n
+    for area, value, n in rows:
+        out.setdefault(area, {})[value] = n
     return out
