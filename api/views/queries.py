@@ -143,8 +143,9 @@ def _counts_statement(category: bool, department: bool) -> TextClause:
     return text(_COUNTS.format(days=days, states=states))
 
 
-# One statement for each combination of filters, made once: the same text each time, so PostgreSQL keeps
-# its plan (psycopg prepares a statement it has seen five times).
+# One statement for each combination of filters, made once: the same text each time, so psycopg prepares it
+# once it has run five times on a connection (the view's connections run outside a transaction, whose
+# ROLLBACK would clear them: api/deps.py) and PostgreSQL no longer parses it for each request.
 _STATEMENTS = {(c, d): _counts_statement(c, d) for c in (False, True) for d in (False, True)}
 
 

@@ -4,7 +4,7 @@ import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import ConnDep, SettingsDep
+from api.deps import ReadConnDep, SettingsDep
 from api.views import service
 from api.views.filters import FiltersDep, SeesDep
 from api.views.schemas import ViewOut
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/views", tags=["views"])
     },
 )
 async def area_view(
-    area_code: str, conn: ConnDep, settings: SettingsDep, filters: FiltersDep, sees: SeesDep
+    area_code: str, conn: ReadConnDep, settings: SettingsDep, filters: FiltersDep, sees: SeesDep
 ) -> Response:
     """四级联动视图: an area (city, district, township, community or grid) and its children — report totals,
     cases by state, the GB/T indicators, flows between levels, staffing and the composite score (children
