@@ -6,11 +6,10 @@ rows, whatever the number of cases, reports and users: the sums and the staffing
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import ColumnElement, Select, TextClause, bindparam, func, select, text
@@ -68,17 +67,29 @@ def _overdue_statement(
     return select(child, func.grouping(child), func.count()).where(*where).group_by(func.rollup(child))
 
 
+class AreaRow(NamedTuple):
+    code: str
+    name: str
+    mca_name: str | None
+    level: str
+    synthetic: bool
+    population: int | None
+    population_estimated: bool
+
+
 @dataclass(frozen=True)
 class Counts:
-    """What the view reads from the aggregates for an area and its children, by area code."""
+    """What the view reads for an area and its children: the areas themselves (the area first, then its
+    children by code; none when there is no such area) and the aggregates' figures by area code."""
 
+    areas: list[AreaRow]
     totals: dict[str, dict[str, Any]]  # the report totals (every report received, all time)
     daily: dict[str, Counter[str]]  # {measure: sum over the period}
     current: dict[str, Counter[str]]  # {state: cases in it now}
     workers: Counter[str]  # active grid workers
 
 
-# The four reads in one statement, each folded by PostgreSQL into one JSON object keyed by area code: one
+# The four reads in one statement (with the areas: _CODES), each folded by PostgreSQL into one JSON object keyed by area code: one
 # round trip and four JSON documents instead of four queries built, sent and read row by row (those were
 # two thirds of the API's time for a district's view at ten million cases, py-spy). The report totals
 # are grouped three ways and folded into three objects per area (a district's thousand-odd counts, read as
@@ -109,7 +120,11 @@ SELECT
    FROM (SELECT area_code, json_object_agg(state, n) AS states
          FROM ({states}) AS summed
          GROUP BY area_code) AS folded)::text,
-  (SELECT json_object_agg(area_code, n) FROM view_grid_workers WHERE area_code = ANY(:codes) AND n <> 0)::text
+  (SELECT json_object_agg(area_code, n)
+   FROM view_grid_workers WHERE area_code = ANY(:codes) AND n <> 0)::text,
+  (SELECT json_agg(json_build_array(code, name, mca_name, level, synthetic, population, population_estimated)
+                   ORDER BY code)
+   FROM areas WHERE code = :area OR parent_code = :area)::text
 """
 
 
@@ -133,14 +148,22 @@ _TOTAL_DAYS = """SELECT area_code, measure, n FROM view_daily_total
 _TOTAL_STATES = "SELECT area_code, state, n FROM view_current_total WHERE area_code = ANY(:codes)"
 
 
+# The area and its children, found by the statement itself: the area rows' own query was a fifth round trip
+# and a tenth of the view's time in the API. Every child is counted; the caller leaves out what it may not
+# see.
+_CODES = "ARRAY(SELECT code FROM areas WHERE code = :area OR parent_code = :area)"
+
+
 def _counts_statement(category: bool, department: bool) -> TextClause:
     if not (category or department):
-        return text(_COUNTS.format(days=_TOTAL_DAYS, states=_TOTAL_STATES))
-    filters = (" AND category = :category" if category else "") + (
-        " AND department_code = :department" if department else ""
-    )
-    days, states = _FILTERED_DAYS.format(filters=filters), _FILTERED_STATES.format(filters=filters)
-    return text(_COUNTS.format(days=days, states=states))
+        sql = _COUNTS.format(days=_TOTAL_DAYS, states=_TOTAL_STATES)
+    else:
+        filters = (" AND category = :category" if category else "") + (
+            " AND department_code = :department" if department else ""
+        )
+        days, states = _FILTERED_DAYS.format(filters=filters), _FILTERED_STATES.format(filters=filters)
+        sql = _COUNTS.format(days=days, states=states)
+    return text(sql.replace(":codes", _CODES))
 
 
 # One statement for each combination of filters, made once: the same text each time, so psycopg prepares it
@@ -149,9 +172,8 @@ def _counts_statement(category: bool, department: bool) -> TextClause:
 _STATEMENTS = {(c, d): _counts_statement(c, d) for c in (False, True) for d in (False, True)}
 
 
-async def counts(conn: AsyncConnection, area: str, children: Sequence[str], f: Filters) -> Counts:
-    codes = [area, *children]
-    params: dict[str, Any] = {"codes": codes}
+async def counts(conn: AsyncConnection, area: str, f: Filters) -> Counts:
+    params: dict[str, Any] = {"area": area}
     if f.category or f.department:
         params |= {"start": f.start, "end": f.end}
     else:
@@ -165,8 +187,9 @@ async def counts(conn: AsyncConnection, area: str, children: Sequence[str], f: F
         params["department"] = f.department
     statement = _STATEMENTS[(bool(f.category), bool(f.department))]
     row = (await conn.execute(statement, params)).one()
-    totals_by, daily, current, workers = (orjson.loads(doc) if doc else {} for doc in row)
-    totals = {code: empty_totals() for code in codes}
+    totals_by, daily, current, workers, found = (orjson.loads(doc) if doc else {} for doc in row)
+    areas = sorted((AreaRow(*values) for values in found or ()), key=lambda a: a.code != area)
+    totals = {a.code: empty_totals() for a in areas}
     for code, (by_status, by_category, by_department) in totals_by.items():
         by_status = dict(sorted((by_status or {}).items()))
         totals[code] = {
@@ -177,6 +200,7 @@ async def counts(conn: AsyncConnection, area: str, children: Sequence[str], f: F
             "triage": by_status.get("triage", 0),
         }
     return Counts(
+        areas=areas,
         totals=totals,
         daily={code: Counter(sums) for code, sums in daily.items()},
         current={code: Counter(states) for code, states in current.items()},

@@ -15,11 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import InvalidInput, NotFound
-from api.read_models import area_rows
 from api.views import queries
 from api.views.filters import Filters, check_filters
 from cases.states import STATE_LABELS, CaseState
@@ -118,23 +116,16 @@ async def area_view(
         level_of_code(area_code)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="path.area_code") from exc
-    a = area_rows.c
-    rows = await conn.execute(
-        select(area_rows).where(or_(a.code == area_code, a.parent_code == area_code)).order_by(a.code)
-    )
-    area, children = None, []
-    for row in rows:
-        if row.code == area_code:
-            area = row
-        elif sees(row.code):
-            children.append(row)
-    if area is None or not sees(area_code):
+    # The areas come with the counts (one statement); a filter naming no category or department counts
+    # nothing, and is refused once the area is known to be there (404 before 422, as each alone would be).
+    counts = await queries.counts(conn, area_code, filters)
+    if not counts.areas or counts.areas[0].code != area_code or not sees(area_code):
         raise NotFound(f"no area with code {area_code}")
+    area = counts.areas[0]
+    children = [child for child in counts.areas[1:] if sees(child.code)]
     await check_filters(conn, category=filters.category, department=filters.department)
     child_level = Level(children[0].level) if children else None
     codes = [area_code, *(child.code for child in children)]
-
-    counts = await queries.counts(conn, area_code, codes[1:], filters)
     daily, now, workers, totals = counts.daily, counts.current, counts.workers, counts.totals
     overdue = await queries.open_overdue(
         conn, area_code, child_level, filters, datetime.now(UTC), warning_share

@@ -60,6 +60,26 @@ GRIDS = [code for code in AREAS if level_of_code(code) is Level.GRID]
 CATEGORIES = ("10101", "10102", "20202")
 
 
+def insert_areas(conn: Connection) -> None:
+    """The synthetic tree (CITY and below) as rows of `areas`, parents first: the view's read finds an area's
+    children there."""
+    conn.exec_driver_sql(
+        "INSERT INTO areas (code, name, level, parent_code, synthetic)"
+        " SELECT code, code, level, parent_code, true FROM jsonb_to_recordset(%(rows)s::jsonb)"
+        " AS r(code text, level text, parent_code text)",
+        {
+            "rows": _json(
+                [{"code": CITY, "level": Level.CITY.value, "parent_code": None}]
+                + [
+                    {"code": child, "level": level_of_code(child).value, "parent_code": parent}
+                    for parent in AREAS
+                    for child in CHILDREN[parent]
+                ]
+            )
+        },
+    )
+
+
 def child_level(code: str) -> Level | None:
     level = level_of_code(code)
     return LEVEL_ORDER[level.depth + 1] if level is not Level.GRID else None
