@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,19 +22,15 @@ async def _connection() -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-@lru_cache(maxsize=1)
-def _reading_engine() -> AsyncEngine:
-    # The same pool, its connections in autocommit: a read of several statements gains nothing from a
-    # transaction at READ COMMITTED (each statement sees its own snapshot either way). Leaving it out saves
-    # the BEGIN and the ROLLBACK (two of a view's six round trips, with the pool's ping), and lets psycopg
-    # keep its prepared statements, which every ROLLBACK clears: PostgreSQL then no longer parses a view's
-    # three statements on each request (psycopg's protocol trace; infra/db.py keeps their plans custom).
-    return async_engine().execution_options(isolation_level="AUTOCOMMIT")
-
-
 async def _reading_connection() -> AsyncIterator[AsyncConnection]:
-    async with _reading_engine().connect() as conn:
-        yield conn
+    # A connection of the same pool in autocommit (the pool resets it when it is returned): a read of several
+    # statements gains nothing from a transaction at READ COMMITTED (each statement sees its own snapshot
+    # either way). Leaving it out saves the BEGIN and the ROLLBACK (two of a view's six round trips, with the
+    # pool's ping), and lets psycopg keep its prepared statements, which every ROLLBACK clears: PostgreSQL
+    # then no longer parses a view's statements on each request (psycopg's protocol trace; infra/db.py keeps
+    # their plans custom).
+    async with async_engine().connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 # Dependencies are `async def` even when they do not wait: FastAPI runs a plain `def` one in the thread pool,

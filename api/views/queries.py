@@ -92,11 +92,11 @@ class Counts:
 # The four reads in one statement (with the areas themselves: _CODES), each folded by PostgreSQL into one
 # JSON object keyed by area code: one round trip and four JSON documents instead of four queries built,
 # sent and read row by row (those were two thirds of the API's time for a district's view at ten million
-# cases, py-spy). The report totals
-# are grouped three ways and folded into three objects per area (a district's thousand-odd counts, read as
-# rows, were a fifth of its view). The period's sums and the current states come from the totals (below)
-# unless a category or department is asked for; the staffing from view_grid_workers, where a worker counts
-# once in each area its grids (or its community) lie in (migration 0009).
+# cases, py-spy). The report totals are grouped three ways and folded into three objects per area (a
+# district's thousand-odd counts, read as rows, were a fifth of its view). The period's sums and the current
+# states come from the totals (below) unless a category or department is asked for; the staffing from
+# view_grid_workers, where a worker counts once in each area its grids (or its community) lie in (migration
+# 0009).
 _COUNTS = """
 SELECT
   (SELECT json_object_agg(area_code, json_build_array(by_status, by_category, by_department))

@@ -9,7 +9,7 @@ import asyncio
 
 from sqlalchemy import Engine, text
 
-from api.deps import _reading_engine
+from api.deps import _reading_connection
 from infra.db import async_engine
 
 
@@ -46,7 +46,7 @@ def test_reading_connections_run_outside_a_transaction_and_keep_their_prepared_s
         try:
             backends, alone = set(), []
             for _ in range(7):  # psycopg prepares a statement on its fifth run on a connection
-                async with _reading_engine().connect() as conn:
+                async for conn in _reading_connection():
                     await conn.execute(statement, {"code": "210200000000"})
                     backends.add((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
                     await conn.execute(set_local)
@@ -58,7 +58,7 @@ def test_reading_connections_run_outside_a_transaction_and_keep_their_prepared_s
                 backends.add((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
                 await conn.execute(set_local)
                 in_transaction = (await conn.execute(still_set)).scalar_one()
-            async with _reading_engine().connect() as conn:
+            async for conn in _reading_connection():
                 after = (await conn.execute(prepared)).scalar_one()
             return {
                 "backends": len(backends),
@@ -70,7 +70,6 @@ def test_reading_connections_run_outside_a_transaction_and_keep_their_prepared_s
         finally:
             await engine.dispose()
             async_engine.cache_clear()
-            _reading_engine.cache_clear()
 
     got = asyncio.run(run())
     assert got["backends"] == 1  # one connection throughout: what it holds is its own
