@@ -49,6 +49,6 @@ def test_examples() -> None:
     # Seven days from Wednesday to Tuesday (the case CI's hypothesis run found): no whole week, all days.
     split = split_period(date(2020, 1, 1), date(2020, 1, 7))
     assert _days(*split.head) == _days(date(2020, 1, 1), date(2020, 1, 7)) and _days(*split.weeks) == []
-    # Twelve days from Tuesday to the Saturday after next: still no whole week.
+    # Twelve days from Tuesday 11-03 to Saturday 11-14 of the following week: still no whole week.
     split = split_period(date(2026, 11, 3), date(2026, 11, 14))
     assert len(_days(*split.head)) == 12 and _days(*split.weeks) == []
